@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Docket",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Docket", targets: ["Docket"]),
+        .executable(name: "docket-sample", targets: ["DocketSample"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2")
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "Docket",
+            dependencies: [
+                "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "DocketSample",
+            dependencies: ["Docket"],
+            path: "Examples/Sample"
+        ),
+        .testTarget(
+            name: "DocketTests",
+            dependencies: ["Docket"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

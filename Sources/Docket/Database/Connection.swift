@@ -1,0 +1,207 @@
+import CSQLite
+import Foundation
+import Logging
+import Synchronization
+
+/// One SQLite connection (one `sqlite3*`).
+///
+/// You never create or keep a connection: a ``Database`` owns them all and lends one to the closure
+/// you pass to ``Database/read(_:)-(Connection)->T`` or ``Database/write(_:)-(Connection)->T``, on a
+/// thread Docket owns. The connection is opened with `SQLITE_OPEN_NOMUTEX` (multi-thread mode,
+/// https://sqlite.org/threadsafe.html): SQLite does not lock it, because Docket guarantees that only
+/// one thread uses it at a time. It is not `Sendable`, so it cannot escape to another task.
+public final class Connection {
+    let handle: OpaquePointer
+    /// The database file's path.
+    public let path: String
+    private var cache: StatementCache
+    let logger: Logger?
+    /// Set by a cancelled job; checked before each statement starts (see `Statement.step`).
+    private let interruptFlag = Atomic<Bool>(false)
+    /// Per-connection memo of table metadata (see `SchemaCache`).
+    var schemaCache = SchemaCache()
+
+    /// Opens a connection. `readOnly` connections refuse writes through `PRAGMA query_only`.
+    init(path: String, configuration: Configuration, readOnly: Bool) throws {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
+        let code = sqlite3_open_v2(path, &db, flags, configuration.vfsName)
+        guard code == SQLITE_OK, let db else {
+            var error = DatabaseError(connection: db, code: code, sql: nil)
+            if code == SQLITE_CANTOPEN {
+                let folder = (path as NSString).deletingLastPathComponent
+                var isDirectory: ObjCBool = false
+                let reason =
+                    !folder.isEmpty && !(FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory))
+                    ? "the folder \(folder) does not exist" : "check the path and its permissions"
+                error = DatabaseError(
+                    resultCode: code, extendedResultCode: error.extendedResultCode,
+                    message: "unable to open database file \(path): \(reason)")
+            }
+            sqlite3_close_v2(db)
+            throw error
+        }
+        self.handle = db
+        self.path = path
+        self.cache = StatementCache(capacity: configuration.statementCacheCapacity)
+        self.logger = configuration.logger
+        sqlite3_extended_result_codes(db, 1)
+        do {
+            try configure(configuration, readOnly: readOnly)
+        } catch let error as DatabaseError {
+            cache.removeAll()
+            sqlite3_close_v2(db)
+            if error.resultCode == SQLITE_NOTADB {
+                throw DatabaseError(
+                    resultCode: error.resultCode, extendedResultCode: error.extendedResultCode,
+                    message: "\(path) is not a SQLite database (\(error.message))", sql: error.sql)
+            }
+            throw error
+        }
+    }
+
+    private func configure(_ configuration: Configuration, readOnly: Bool) throws {
+        let timeout = configuration.busyTimeout.components
+        sqlite3_busy_timeout(handle, Int32(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000))
+        if !readOnly {
+            // WAL lets readers run alongside the one writer (https://sqlite.org/wal.html). The mode is
+            // persistent, so the writer sets it once and readers inherit it.
+            let mode = try fetchAll("PRAGMA journal_mode = WAL").first?[0]
+            guard mode == .text("wal") else {
+                throw DatabaseError(
+                    resultCode: SQLITE_ERROR, message: "could not switch \(path) to WAL mode (got \(mode ?? .null))")
+            }
+        } else {
+            // Touch the schema so a file that is not a database fails here, at open.
+            try execute("SELECT count(*) FROM sqlite_master")
+        }
+        try execute("PRAGMA synchronous = \(configuration.synchronous.rawValue)")
+        try execute("PRAGMA foreign_keys = \(configuration.foreignKeys ? "ON" : "OFF")")
+        if readOnly { try execute("PRAGMA query_only = ON") }
+        try configuration.prepareConnection?(self)
+    }
+
+    /// Closes the connection, finalizing its cached statements first.
+    func close() {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    // MARK: Statements
+
+    /// A prepared statement for `sql`, from this connection's bounded statement cache.
+    ///
+    /// The statement is reset and its bindings cleared. If the cached statement is still running
+    /// (a nested use of the same SQL), a fresh, uncached statement is returned instead.
+    public func cachedStatement(_ sql: String) throws -> Statement {
+        if let statement = cache.statement(for: sql) {
+            if sqlite3_stmt_busy(statement.handle) != 0 { return try Statement(connection: self, sql: sql) }
+            sqlite3_reset(statement.handle)
+            sqlite3_clear_bindings(statement.handle)
+            return statement
+        }
+        let statement = try Statement(connection: self, sql: sql)
+        cache.insert(statement)
+        return statement
+    }
+
+    /// A new prepared statement that is not cached.
+    public func makeStatement(_ sql: String) throws -> Statement {
+        try Statement(connection: self, sql: sql)
+    }
+
+    /// The number of statements in the cache (for tests and diagnostics).
+    public var cachedStatementCount: Int { cache.count }
+
+    /// Runs one statement with bound arguments.
+    ///
+    /// ```swift
+    /// try db.write { try $0.execute("UPDATE books SET stock = stock - ? WHERE id = ?", [1, 42]) }
+    /// ```
+    public func execute(_ sql: String, _ arguments: [any DatabaseValueConvertible]) throws {
+        logger?.debug("\(sql)")
+        let statement = try cachedStatement(sql)
+        try statement.bind(arguments.map(\.databaseValue))
+        try statement.run()
+    }
+
+    /// Runs one or more statements separated by semicolons, without arguments.
+    public func execute(_ sql: String) throws {
+        logger?.debug("\(sql)")
+        try sql.withCString { start in
+            var next: UnsafePointer<CChar>? = start
+            while let current = next, current.pointee != 0 {
+                var stmt: OpaquePointer?
+                var tail: UnsafePointer<CChar>?
+                let code = sqlite3_prepare_v2(handle, current, -1, &stmt, &tail)
+                guard code == SQLITE_OK else {
+                    throw DatabaseError(connection: handle, code: code, sql: String(cString: current))
+                }
+                next = tail
+                guard let stmt else { continue }  // whitespace or a comment
+                defer { sqlite3_finalize(stmt) }
+                if interruptFlag.load(ordering: .relaxed) {
+                    throw DatabaseError(resultCode: SQLITE_INTERRUPT, message: "interrupted: the task was cancelled")
+                }
+                var stepCode = sqlite3_step(stmt)
+                while stepCode == SQLITE_ROW { stepCode = sqlite3_step(stmt) }
+                guard stepCode == SQLITE_DONE else {
+                    throw DatabaseError(connection: handle, code: stepCode, sql: String(cString: sqlite3_sql(stmt)))
+                }
+            }
+        }
+    }
+
+    /// Fetches every row of a query with bound arguments.
+    public func fetchAll(_ sql: String, _ arguments: [any DatabaseValueConvertible] = []) throws -> [Row] {
+        logger?.debug("\(sql)")
+        let statement = try cachedStatement(sql)
+        try statement.bind(arguments.map(\.databaseValue))
+        defer { sqlite3_reset(statement.handle) }
+        let columns = statement.columnNames
+        var rows: [Row] = []
+        while try statement.step() {
+            rows.append(Row(columns: columns, values: (0..<statement.columnCount).map(statement.value)))
+        }
+        return rows
+    }
+
+    /// Fetches the first row of a query, or `nil`.
+    public func fetchOne(_ sql: String, _ arguments: [any DatabaseValueConvertible] = []) throws -> Row? {
+        logger?.debug("\(sql)")
+        let statement = try cachedStatement(sql)
+        try statement.bind(arguments.map(\.databaseValue))
+        defer { sqlite3_reset(statement.handle) }
+        guard try statement.step() else { return nil }
+        return Row(columns: statement.columnNames, values: (0..<statement.columnCount).map(statement.value))
+    }
+
+    /// The first column of the first row, e.g. `try $0.scalar("SELECT count(*) FROM books")`.
+    public func scalar(_ sql: String, _ arguments: [any DatabaseValueConvertible] = []) throws -> DatabaseValue {
+        try fetchOne(sql, arguments)?.values.first ?? .null
+    }
+
+    // MARK: State
+
+    /// The rowid of the last successful INSERT on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    public var changes: Int { Int(sqlite3_changes64(handle)) }
+    /// `true` while a transaction is open.
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    // MARK: Interruption (cancellation)
+
+    var isInterrupted: Bool { interruptFlag.load(ordering: .relaxed) }
+
+    /// Called from another thread by a cancelled job: stops the running statement and every later one.
+    func interrupt() {
+        interruptFlag.store(true, ordering: .relaxed)
+        sqlite3_interrupt(handle)
+    }
+
+    /// Called on the connection's own thread between jobs.
+    func clearInterrupt() {
+        interruptFlag.store(false, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,186 @@
+import CSQLite
+import Foundation
+
+/// The only door to a SQLite database: it owns every connection, and lends one to each closure you
+/// give it, on a thread it owns.
+///
+/// - One **writer** connection runs write jobs from a queue, one transaction at a time
+///   (`BEGIN IMMEDIATE … COMMIT`), so Docket's own writers never meet `SQLITE_BUSY`.
+/// - A pool of **reader** connections (WAL mode) serves reads concurrently, each in its own
+///   snapshot; readers never block the writer, and the writer never blocks them.
+///
+/// ```swift
+/// let db = try Database(path: "bookstore.sqlite")
+/// try await db.write { try $0.execute("INSERT INTO authors (name) VALUES (?)", ["Le Guin"]) }
+/// let count = try await db.read { try $0.scalar("SELECT count(*) FROM authors") }
+/// ```
+///
+/// `Database` is `Sendable`: share one instance across every task and thread of the application.
+/// See `Docs/Concurrency.md`.
+public final class Database: Sendable {
+    /// The database file's path.
+    public let path: String
+    /// The configuration the database was opened with.
+    public let configuration: Configuration
+    private let writerQueue = JobQueue()
+    private let readerQueue = JobQueue()
+    private let writer: ConnectionThread
+    private let readers: [ConnectionThread]
+    private let removesFilesOnClose: Bool
+    private let closed = ResultBox<Bool>()
+    private let closeLock = NSLock()
+
+    /// Opens (creating if needed) the database file at `path`.
+    ///
+    /// Throws a ``DatabaseError`` naming the path when its folder does not exist, when the file is
+    /// not a SQLite database, or when WAL mode cannot be enabled.
+    public convenience init(path: String, configuration: Configuration = Configuration()) throws {
+        try self.init(path: path, configuration: configuration, removesFilesOnClose: false)
+    }
+
+    private init(path: String, configuration: Configuration, removesFilesOnClose: Bool) throws {
+        self.path = path
+        self.configuration = configuration
+        self.removesFilesOnClose = removesFilesOnClose
+        // The writer opens first: it creates the file and switches it to WAL, which readers inherit.
+        writer = try ConnectionThread(
+            name: "docket.writer", path: path, configuration: configuration,
+            role: .writer(configuration.groupCommit), queue: writerQueue)
+        var readers: [ConnectionThread] = []
+        do {
+            for i in 0..<max(1, configuration.readerCount) {
+                readers.append(
+                    try ConnectionThread(
+                        name: "docket.reader.\(i)", path: path, configuration: configuration, role: .reader,
+                        queue: readerQueue))
+            }
+        } catch {
+            writerQueue.close()
+            readerQueue.close()
+            writer.join()
+            for reader in readers { reader.join() }
+            throw error
+        }
+        self.readers = readers
+    }
+
+    /// A new database in a fresh temporary folder, removed when the database is closed. For tests.
+    public static func temporary(configuration: Configuration = Configuration()) throws -> Database {
+        let folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("docket-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return try Database(
+            path: folder.appendingPathComponent("db.sqlite").path, configuration: configuration,
+            removesFilesOnClose: true)
+    }
+
+    deinit { close() }
+
+    /// Finishes the jobs already queued, then closes every connection. Later calls fail.
+    public func close() {
+        closeLock.lock()
+        defer { closeLock.unlock() }
+        if closed.value == true { return }
+        closed.value = true
+        writerQueue.close()
+        readerQueue.close()
+        writer.join()
+        for reader in readers { reader.join() }
+        if removesFilesOnClose {
+            try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
+        }
+    }
+
+    // MARK: Async API
+
+    /// Runs `body` on the writer connection inside `BEGIN IMMEDIATE … COMMIT`, and returns its result.
+    ///
+    /// If `body` throws, the transaction is rolled back and the error rethrown. If the calling task
+    /// is cancelled, the running statement is interrupted, the transaction rolled back, and
+    /// `CancellationError` thrown: a transaction is never left open.
+    ///
+    /// ```swift
+    /// let id = try await db.write { db in
+    ///     try db.execute("INSERT INTO authors (name) VALUES (?)", ["Ursula K. Le Guin"])
+    ///     return db.lastInsertRowID
+    /// }
+    /// ```
+    public func write<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await submit(to: writerQueue, body)
+    }
+
+    /// Runs `body` on a reader connection, in a read transaction (one consistent snapshot), and
+    /// returns its result. Reads run concurrently with each other and with the writer.
+    ///
+    /// ```swift
+    /// let titles = try await db.read { try Book.fetchAll($0, where: "pages > ?", [300]).map(\.title) }
+    /// ```
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await submit(to: readerQueue, body)
+    }
+
+    private func submit<T: Sendable>(
+        to queue: JobQueue, _ body: @escaping @Sendable (Connection) throws -> T
+    ) async throws -> T {
+        try Task.checkCancellation()
+        let box = ResultBox<T>()
+        let job = Job { box.value = try body($0) }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+                job.onFinish { error in
+                    if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: box.value!) }
+                }
+                if !queue.enqueue(job) { job.finish(Self.closedError) }
+            }
+        } onCancel: {
+            job.cancel()
+        }
+    }
+
+    // MARK: Blocking API (for threads and DispatchQueue workers)
+
+    /// The blocking form of `write`, for thread-based code: the calling thread waits for the result.
+    ///
+    /// Calling it from inside another `write` closure throws a ``DatabaseError`` (`SQLITE_MISUSE`)
+    /// instead of deadlocking: use the connection you were given instead.
+    public func write<T>(_ body: (Connection) throws -> T) throws -> T {
+        if writer.isCurrent {
+            throw DatabaseError.misuse(
+                "write was called from inside a write on the same Database: a write job cannot wait for "
+                    + "another write job. Use the Connection the outer write passed to its closure.")
+        }
+        return try submitAndWait(to: writerQueue, body)
+    }
+
+    /// The blocking form of `read`. Called from inside a `read` closure, it reuses that read's
+    /// connection and snapshot rather than waiting for another reader.
+    public func read<T>(_ body: (Connection) throws -> T) throws -> T {
+        if let reader = readers.first(where: \.isCurrent), let connection = reader.connection {
+            return try body(connection)
+        }
+        return try submitAndWait(to: readerQueue, body)
+    }
+
+    private func submitAndWait<T>(to queue: JobQueue, _ body: (Connection) throws -> T) throws -> T {
+        try withoutActuallyEscaping(body) { body in
+            // The caller blocks until the job finished, so neither the non-escaping body nor the
+            // box outlive this call, and the semaphore orders the box's write before its read.
+            let box = ResultBox<T>()
+            let failure = ResultBox<Error>()
+            let semaphore = DispatchSemaphore(value: 0)
+            let job = Job { box.value = try body($0) }
+            job.onFinish { error in
+                failure.value = error
+                semaphore.signal()
+            }
+            if !queue.enqueue(job) { job.finish(Self.closedError) }
+            semaphore.wait()
+            if let error = failure.value { throw error }
+            return box.value!
+        }
+    }
+
+    private static var closedError: DatabaseError {
+        DatabaseError.misuse("the database is closed")
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import CSQLite
+
+/// An error reported by SQLite, with everything needed to act on it.
+///
+/// It carries SQLite's primary and extended result codes, SQLite's own message, the SQL that
+/// failed and, for constraint violations, which constraint failed and where:
+///
+/// ```swift
+/// do {
+///     try await db.write { try $0.execute("INSERT INTO books (isbn) VALUES (?)", ["978-0"]) }
+/// } catch let error as DatabaseError where error.constraint?.kind == .unique {
+///     print(error.constraint!.columns)  // ["isbn"]
+/// }
+/// ```
+public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// SQLite's primary result code, e.g. `SQLITE_CONSTRAINT` (19).
+    public let resultCode: Int32
+    /// SQLite's extended result code, e.g. `SQLITE_CONSTRAINT_UNIQUE` (2067).
+    public let extendedResultCode: Int32
+    /// SQLite's message, or Docket's when Docket raised the error.
+    public let message: String
+    /// The SQL that failed, when there was one.
+    public let sql: String?
+    /// What Docket was doing, e.g. "inserting Book #3 into books"; set by higher layers.
+    public var context: String?
+
+    /// For a constraint violation: its kind, table and columns as SQLite reports them.
+    public var constraint: ConstraintViolation? {
+        ConstraintViolation(extendedResultCode: extendedResultCode, message: message)
+    }
+
+    public init(resultCode: Int32, extendedResultCode: Int32? = nil, message: String, sql: String? = nil,
+                context: String? = nil) {
+        self.resultCode = resultCode
+        self.extendedResultCode = extendedResultCode ?? resultCode
+        self.message = message
+        self.sql = sql
+        self.context = context
+    }
+
+    /// Reads the error state of a connection after a call returned `code`.
+    init(connection: OpaquePointer?, code: Int32, sql: String?) {
+        let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+        let extended = connection.map { sqlite3_extended_errcode($0) } ?? code
+        self.init(
+            resultCode: code & 0xFF,
+            extendedResultCode: (extended & 0xFF) == (code & 0xFF) ? extended : code,
+            message: message ?? String(cString: sqlite3_errstr(code)),
+            sql: sql)
+    }
+
+    /// A misuse of Docket's API, e.g. calling `write` from inside `write`.
+    static func misuse(_ message: String) -> DatabaseError {
+        DatabaseError(resultCode: SQLITE_MISUSE, message: message)
+    }
+
+    /// SQLite's symbolic name of the extended result code, e.g. `SQLITE_CONSTRAINT_UNIQUE`.
+    public var codeName: String { resultCodeName(extendedResultCode) }
+
+    public var description: String {
+        var text = ""
+        if let context { text += context + ": " }
+        text += message + " (\(codeName))"
+        if let sql { text += " in SQL: \(sql)" }
+        return text
+    }
+
+    /// Returns a copy with `context` set, keeping an existing, more specific context.
+    func adding(context newContext: String) -> DatabaseError {
+        var copy = self
+        copy.context = context.map { newContext + ": " + $0 } ?? newContext
+        return copy
+    }
+}
+
+/// Which constraint a statement violated, parsed from SQLite's result code and message.
+public struct ConstraintViolation: Sendable, Equatable {
+    /// The kinds of constraint SQLite reports separately.
+    public enum Kind: String, Sendable {
+        case unique = "UNIQUE", primaryKey = "PRIMARY KEY", notNull = "NOT NULL", check = "CHECK"
+        case foreignKey = "FOREIGN KEY", trigger = "TRIGGER", other = "constraint"
+    }
+    public let kind: Kind
+    /// The table, when SQLite names it (UNIQUE, PRIMARY KEY, NOT NULL).
+    public let table: String?
+    /// The columns, when SQLite names them (UNIQUE, PRIMARY KEY, NOT NULL).
+    public let columns: [String]
+    /// The constraint's name or expression, for CHECK constraints.
+    public let name: String?
+
+    init?(extendedResultCode code: Int32, message: String) {
+        guard code & 0xFF == SQLITE_CONSTRAINT else { return nil }
+        switch code {
+        case SQLITE_CONSTRAINT_UNIQUE: kind = .unique
+        case SQLITE_CONSTRAINT_PRIMARYKEY: kind = .primaryKey
+        case SQLITE_CONSTRAINT_NOTNULL: kind = .notNull
+        case SQLITE_CONSTRAINT_CHECK: kind = .check
+        case SQLITE_CONSTRAINT_FOREIGNKEY: kind = .foreignKey
+        case SQLITE_CONSTRAINT_TRIGGER: kind = .trigger
+        default: kind = .other
+        }
+        // Messages look like "UNIQUE constraint failed: books.isbn, books.edition" or
+        // "CHECK constraint failed: pages_positive" (https://sqlite.org/rescode.html#constraint).
+        let detail = message.range(of: "constraint failed: ").map { String(message[$0.upperBound...]) }
+        switch kind {
+        case .unique, .primaryKey, .notNull:
+            let parts = (detail ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let qualified = parts.compactMap { part -> (String, String)? in
+                guard let dot = part.lastIndex(of: ".") else { return nil }
+                return (String(part[..<dot]), String(part[part.index(after: dot)...]))
+            }
+            table = qualified.first?.0
+            columns = qualified.map(\.1)
+            name = nil
+        default:
+            table = nil
+            columns = []
+            name = detail
+        }
+    }
+}
+
+/// SQLite's symbolic name for a (primary or extended) result code.
+func resultCodeName(_ code: Int32) -> String {
+    let names: [Int32: String] = [
+        SQLITE_ERROR: "SQLITE_ERROR", SQLITE_INTERNAL: "SQLITE_INTERNAL", SQLITE_PERM: "SQLITE_PERM",
+        SQLITE_ABORT: "SQLITE_ABORT", SQLITE_BUSY: "SQLITE_BUSY", SQLITE_LOCKED: "SQLITE_LOCKED",
+        SQLITE_NOMEM: "SQLITE_NOMEM", SQLITE_READONLY: "SQLITE_READONLY", SQLITE_INTERRUPT: "SQLITE_INTERRUPT",
+        SQLITE_IOERR: "SQLITE_IOERR", SQLITE_CORRUPT: "SQLITE_CORRUPT", SQLITE_FULL: "SQLITE_FULL",
+        SQLITE_CANTOPEN: "SQLITE_CANTOPEN", SQLITE_PROTOCOL: "SQLITE_PROTOCOL", SQLITE_SCHEMA: "SQLITE_SCHEMA",
+        SQLITE_TOOBIG: "SQLITE_TOOBIG", SQLITE_CONSTRAINT: "SQLITE_CONSTRAINT", SQLITE_MISMATCH: "SQLITE_MISMATCH",
+        SQLITE_MISUSE: "SQLITE_MISUSE", SQLITE_RANGE: "SQLITE_RANGE", SQLITE_NOTADB: "SQLITE_NOTADB",
+        SQLITE_CONSTRAINT_UNIQUE: "SQLITE_CONSTRAINT_UNIQUE",
+        SQLITE_CONSTRAINT_PRIMARYKEY: "SQLITE_CONSTRAINT_PRIMARYKEY",
+        SQLITE_CONSTRAINT_NOTNULL: "SQLITE_CONSTRAINT_NOTNULL", SQLITE_CONSTRAINT_CHECK: "SQLITE_CONSTRAINT_CHECK",
+        SQLITE_CONSTRAINT_FOREIGNKEY: "SQLITE_CONSTRAINT_FOREIGNKEY",
+        SQLITE_CONSTRAINT_TRIGGER: "SQLITE_CONSTRAINT_TRIGGER",
+        SQLITE_READONLY_DBMOVED: "SQLITE_READONLY_DBMOVED", SQLITE_IOERR_WRITE: "SQLITE_IOERR_WRITE",
+        SQLITE_IOERR_FSYNC: "SQLITE_IOERR_FSYNC", SQLITE_IOERR_READ: "SQLITE_IOERR_READ",
+        SQLITE_BUSY_SNAPSHOT: "SQLITE_BUSY_SNAPSHOT", SQLITE_CANTOPEN_ISDIR: "SQLITE_CANTOPEN_ISDIR",
+    ]
+    return names[code] ?? names[code & 0xFF].map { "\($0) (\(code))" } ?? "SQLite code \(code)"
+}
+
+// SQLite's extended result codes are C macros built from expressions, which Swift cannot import
+// (https://sqlite.org/rescode.html#extrc).
+let SQLITE_CONSTRAINT_CHECK: Int32 = SQLITE_CONSTRAINT | (1 << 8)
+let SQLITE_CONSTRAINT_FOREIGNKEY: Int32 = SQLITE_CONSTRAINT | (3 << 8)
+let SQLITE_CONSTRAINT_NOTNULL: Int32 = SQLITE_CONSTRAINT | (5 << 8)
+let SQLITE_CONSTRAINT_PRIMARYKEY: Int32 = SQLITE_CONSTRAINT | (6 << 8)
+let SQLITE_CONSTRAINT_TRIGGER: Int32 = SQLITE_CONSTRAINT | (7 << 8)
+let SQLITE_CONSTRAINT_UNIQUE: Int32 = SQLITE_CONSTRAINT | (8 << 8)
+let SQLITE_READONLY_DBMOVED: Int32 = SQLITE_READONLY | (4 << 8)
+let SQLITE_IOERR_READ: Int32 = SQLITE_IOERR | (1 << 8)
+let SQLITE_IOERR_WRITE: Int32 = SQLITE_IOERR | (3 << 8)
+let SQLITE_IOERR_FSYNC: Int32 = SQLITE_IOERR | (4 << 8)
+let SQLITE_BUSY_SNAPSHOT: Int32 = SQLITE_BUSY | (2 << 8)
+let SQLITE_CANTOPEN_ISDIR: Int32 = SQLITE_CANTOPEN | (2 << 8)

@@ -1,0 +1,148 @@
+import Foundation
+import Synchronization
+
+/// One piece of work for a connection thread: a body to run on the connection, and a completion
+/// that hands the outcome back to the caller (a continuation or a waiting thread).
+///
+/// A job is cancelled from the caller's side (task cancellation) while it runs on a connection
+/// thread; its state is behind a mutex so that `cancel()` can only interrupt the connection while
+/// *this* job is the one running on it.
+final class Job: Sendable {
+    private struct State {
+        var phase: Phase = .pending
+        var cancelled = false
+        var finish: (@Sendable (Error?) -> Void)?
+        // The running connection, kept only to interrupt it; it is touched from another thread
+        // through `interrupt()`, which uses an atomic flag and `sqlite3_interrupt`, both thread-safe.
+        nonisolated(unsafe) var connection: Connection?
+    }
+    private enum Phase { case pending, running, finished }
+
+    // The body runs only on the connection thread that dequeued the job; the closure is never
+    // shared between threads, so the unchecked transfer is safe.
+    nonisolated(unsafe) let body: (Connection) throws -> Void
+    private let state: Mutex<State>
+
+    init(body: @escaping (Connection) throws -> Void) {
+        self.body = body
+        self.state = Mutex(State())
+    }
+
+    /// Sets the completion. Call before the job is enqueued.
+    func onFinish(_ finish: @escaping @Sendable (Error?) -> Void) {
+        state.withLock { $0.finish = finish }
+    }
+
+    /// Marks the job running on `connection`. Returns `false` if it was cancelled while waiting.
+    func start(on connection: Connection) -> Bool {
+        state.withLock { state in
+            if state.cancelled { return false }
+            state.phase = .running
+            state.connection = connection
+            return true
+        }
+    }
+
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// Cancels the job: a waiting job will not run; a running one has its statement interrupted.
+    func cancel() {
+        state.withLock { state in
+            state.cancelled = true
+            if state.phase == .running { state.connection?.interrupt() }
+        }
+    }
+
+    /// Stops interruption of `connection` on this job's behalf. The connection thread calls this
+    /// when the job's statements are done, before it commits, so a late cancel cannot interrupt the
+    /// COMMIT of a group or the next job.
+    func stopRunning() {
+        state.withLock { state in
+            state.phase = .finished
+            state.connection?.clearInterrupt()
+            state.connection = nil
+        }
+    }
+
+    /// Delivers the outcome exactly once.
+    func finish(_ error: Error?) {
+        let finish = state.withLock { state -> (@Sendable (Error?) -> Void)? in
+            state.phase = .finished
+            state.connection = nil
+            defer { state.finish = nil }
+            return state.finish
+        }
+        finish?(error)
+    }
+}
+
+/// A FIFO of jobs shared by producer tasks and the connection threads that consume it.
+final class JobQueue: Sendable {
+    private struct Content {
+        var jobs: [Job] = []
+        var head = 0
+        var closed = false
+    }
+    // NSCondition pairs the lock with the wait; the content is only touched while it is held.
+    private let condition = NSCondition()
+    nonisolated(unsafe) private var content = Content()
+
+    /// Adds a job; returns `false` if the queue is closed.
+    func enqueue(_ job: Job) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if content.closed { return false }
+        content.jobs.append(job)
+        condition.signal()
+        return true
+    }
+
+    /// Puts jobs back at the front, in order (a group whose transaction was lost re-runs them).
+    func requeueAtFront(_ jobs: [Job]) {
+        condition.lock()
+        defer { condition.unlock() }
+        content.jobs.replaceSubrange(content.head..<content.head, with: jobs)
+        condition.signal()
+    }
+
+    /// Waits for a job. Returns `nil` once the queue is closed and drained.
+    func dequeue() -> Job? {
+        condition.lock()
+        defer { condition.unlock() }
+        while content.head == content.jobs.count && !content.closed { condition.wait() }
+        return popLocked()
+    }
+
+    /// A waiting job, if there is one, without blocking.
+    func tryDequeue() -> Job? {
+        condition.lock()
+        defer { condition.unlock() }
+        return popLocked()
+    }
+
+    private func popLocked() -> Job? {
+        guard content.head < content.jobs.count else { return nil }
+        let job = content.jobs[content.head]
+        content.head += 1
+        // Compact now and then so the array does not grow without bound.
+        if content.head > 64 && content.head * 2 > content.jobs.count {
+            content.jobs.removeFirst(content.head)
+            content.head = 0
+        }
+        return job
+    }
+
+    /// Refuses new jobs and wakes every waiting thread; jobs already queued still run.
+    func close() {
+        condition.lock()
+        content.closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Holds a job's result between the connection thread that writes it and the caller that reads it
+/// after the job finished; the job's completion orders the two accesses.
+final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}

@@ -1,0 +1,81 @@
+/// A table as SQLite describes it (`PRAGMA table_xinfo` and `PRAGMA foreign_key_list`).
+public struct TableInfo: Sendable, Hashable {
+    /// One column.
+    public struct Column: Sendable, Hashable {
+        public let name: String
+        public let declaredType: String
+        public let notNull: Bool
+        public let hasDefault: Bool
+        /// 1-based position in the primary key, 0 when not part of it.
+        public let primaryKeyIndex: Int
+    }
+    /// One foreign key: `columns` of this table reference `parentColumns` of `parentTable`.
+    public struct ForeignKey: Sendable, Hashable {
+        public let parentTable: String
+        public let columns: [String]
+        /// Empty when the key references the parent's primary key implicitly.
+        public let parentColumns: [String]
+    }
+    public let name: String
+    public let columns: [Column]
+    public let foreignKeys: [ForeignKey]
+
+    public func column(named name: String) -> Column? { columns.first { $0.name == name } }
+    /// `true` when the table's primary key is its rowid alias (`INTEGER PRIMARY KEY`).
+    public var hasIntegerPrimaryKey: Bool {
+        let pk = columns.filter { $0.primaryKeyIndex > 0 }
+        return pk.count == 1 && pk[0].declaredType.uppercased() == "INTEGER"
+    }
+}
+
+/// Table metadata memoized per connection, and dropped whenever `PRAGMA schema_version` changes
+/// (any migration or DDL, from this process or another one).
+struct SchemaCache {
+    private var version: Int64 = -1
+    private var tables: [String: TableInfo] = [:]
+
+    mutating func table(_ name: String, on connection: Connection) throws -> TableInfo {
+        let current = try connection.scalar("PRAGMA schema_version")
+        if case .integer(let v) = current, v != version {
+            version = v
+            tables.removeAll()
+        }
+        if let info = tables[name] { return info }
+        let info = try Self.load(name, on: connection)
+        tables[name] = info
+        return info
+    }
+
+    private static func load(_ name: String, on connection: Connection) throws -> TableInfo {
+        let columns = try connection.fetchAll("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo(?)", [name])
+            .map { row in
+                TableInfo.Column(
+                    name: row.values[0].textValue ?? "", declaredType: row.values[1].textValue ?? "",
+                    notNull: row.values[2] == .integer(1), hasDefault: !row.values[3].isNull,
+                    primaryKeyIndex: Int(row.values[4].integerValue ?? 0))
+            }
+        guard !columns.isEmpty else {
+            throw DatabaseError(resultCode: 1, message: "no such table: \(name)")
+        }
+        var keys: [Int64: (parent: String, from: [String], to: [String])] = [:]
+        for row in try connection.fetchAll("SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?) ORDER BY id, seq", [name]) {
+            let id = row.values[0].integerValue ?? 0
+            var key = keys[id] ?? (row.values[1].textValue ?? "", [], [])
+            key.from.append(row.values[2].textValue ?? "")
+            if let to = row.values[3].textValue { key.to.append(to) }
+            keys[id] = key
+        }
+        let foreignKeys = keys.keys.sorted().map { id in
+            let key = keys[id]!
+            return TableInfo.ForeignKey(parentTable: key.parent, columns: key.from, parentColumns: key.to)
+        }
+        return TableInfo(name: name, columns: columns, foreignKeys: foreignKeys)
+    }
+}
+
+extension DatabaseValue {
+    /// The text of a TEXT value, else `nil`.
+    public var textValue: String? { if case .text(let v) = self { v } else { nil } }
+    /// The integer of an INTEGER value, else `nil`.
+    public var integerValue: Int64? { if case .integer(let v) = self { v } else { nil } }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import Synchronization
+
+/// Encodes models into column values, by layout slot, for binding into prepared statements.
+///
+/// One encoder is reused for every row of a batch: its value buffer is cleared, not reallocated.
+/// A key is resolved to its slot by predicting that keys come in the same order as last time (they
+/// do for synthesized `Codable`), so the common case is one string comparison per column, with a
+/// dictionary lookup only when the order differs. No dictionary is built per row.
+final class ModelEncoder<M: Model>: Encoder {
+    var codingPath: [any CodingKey] = []
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    private let layout = ColumnLayout.of(M.self)
+    private var snapshot: ColumnLayout.Snapshot
+    private var newKeys: [String] = []
+    private var cursor = 0
+    var values: [DatabaseValue] = []
+    private lazy var json: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    init() { snapshot = layout.snapshot }
+
+    /// Encodes one model. The result's slots follow `columns`.
+    func encode(_ model: M) throws -> EncodedRow {
+        values.removeAll(keepingCapacity: true)
+        values.append(contentsOf: repeatElement(.null, count: snapshot.keys.count))
+        cursor = 0
+        try model.encode(to: self)
+        if !newKeys.isEmpty {
+            snapshot = layout.merge(keys: newKeys, naming: M.columnNaming)
+            newKeys.removeAll()
+        }
+        return EncodedRow(values: values)
+    }
+
+    /// The column names, by slot, as known after the last `encode`.
+    var columns: [String] { snapshot.columns }
+    var keys: [String] { snapshot.keys }
+
+    @inline(__always) func slot(for key: String) -> Int {
+        if cursor < snapshot.keys.count, snapshot.keys[cursor] == key {
+            defer { cursor += 1 }
+            return cursor
+        }
+        if let slot = snapshot.slotByKey[key] {
+            cursor = slot + 1
+            return slot
+        }
+        // A key no earlier value encoded: give it the next slot now, merge into the layout after.
+        if let pending = newKeys.firstIndex(of: key) { return snapshot.keys.count + pending }
+        newKeys.append(key)
+        values.append(.null)
+        return snapshot.keys.count + newKeys.count - 1
+    }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        KeyedEncodingContainer(RowContainer<M, Key>(encoder: self))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        preconditionFailure("\(M.self) must encode as a keyed container (one key per column)")
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        preconditionFailure("\(M.self) must encode as a keyed container (one key per column)")
+    }
+
+    func columnName(_ key: String) -> String {
+        "\(M.tableName).\(M.columnNaming.column(for: key))"
+    }
+
+    /// Converts a non-primitive property (Date, UUID, enum, nested value…) to a column value.
+    func databaseValue<T: Encodable>(_ value: T, key: String) throws -> DatabaseValue {
+        try ValueEncoding.databaseValue(
+            value, options: M.mappingOptions, json: json,
+            fail: { MappingError(model: "\(M.self)", column: self.columnName(key), message: "\(M.self).\(key): \($0)") })
+    }
+}
+
+/// Encoding of single non-primitive values, shared by the model encoder and argument binding.
+enum ValueEncoding {
+    /// Types already known to encode as a keyed or unkeyed container (stored as JSON text).
+    private static let compositeTypes = Mutex<Set<ObjectIdentifier>>([])
+
+    static func databaseValue<T: Encodable>(
+        _ value: T, options: MappingOptions, json: @autoclosure () -> JSONEncoder, fail: (String) -> MappingError
+    ) throws -> DatabaseValue {
+        // Type identity checks are a pointer comparison; `as?` casts would cost a dynamic cast each.
+        if T.self == Date.self {
+            let date = unsafeBitCast(value, to: Date.self)
+            switch options.dateStrategy {
+            case .iso8601: return .text(DateText.format(date))
+            case .unixEpochSeconds: return .real(date.timeIntervalSince1970)
+            case .unixEpochMilliseconds: return .integer(Int64((date.timeIntervalSince1970 * 1000).rounded()))
+            }
+        }
+        if T.self == UUID.self {
+            let uuid = unsafeBitCast(value, to: UUID.self)
+            switch options.uuidStrategy {
+            case .text: return .text(uuid.uuidString)
+            case .blob: return .blob(withUnsafeBytes(of: uuid.uuid) { Data($0) })
+            }
+        }
+        if T.self == Data.self { return .blob(value as! Data) }
+        if T.self == URL.self { return .text((value as! URL).absoluteString) }
+        if T.self == Decimal.self { return .text((value as! Decimal).description) }
+        if T.self == String.self { return .text(value as! String) }
+        if let convertible = value as? any DatabaseValueConvertible, !(value is any Collection) {
+            return convertible.databaseValue
+        }
+        let id = ObjectIdentifier(T.self)
+        if !compositeTypes.withLock({ $0.contains(id) }) {
+            // Raw-value enums and single-value wrappers encode one primitive: capture it.
+            let probe = SingleValueProbe(options: options)
+            try value.encode(to: probe)
+            if let captured = probe.captured, !probe.isComposite {
+                if case .real(let v) = captured, v.isNaN { throw fail("NaN cannot be stored: SQLite turns NaN into NULL") }
+                return captured
+            }
+            if let error = probe.error { throw fail(error) }
+            compositeTypes.withLock { _ = $0.insert(id) }
+        }
+        do {
+            let data = try json().encode(value)
+            return .text(String(decoding: data, as: UTF8.self))
+        } catch {
+            throw fail("could not encode \(T.self) as JSON: \(error)")
+        }
+    }
+}
+
+private struct RowContainer<M: Model, Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let encoder: ModelEncoder<M>
+    var codingPath: [any CodingKey] { [] }
+
+    @inline(__always) private func set(_ value: DatabaseValue, _ key: Key) {
+        let slot = encoder.slot(for: key.stringValue)
+        encoder.values[slot] = value
+    }
+
+    private func outOfRange<T>(_ value: T, _ key: Key) -> MappingError {
+        MappingError(
+            model: "\(M.self)", column: encoder.columnName(key.stringValue),
+            message: "\(M.self).\(key.stringValue) = \(value) does not fit SQLite's INTEGER (Int64) in column "
+                + "\(encoder.columnName(key.stringValue))")
+    }
+
+    mutating func encodeNil(forKey key: Key) throws { set(.null, key) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { set(.integer(value ? 1 : 0), key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { set(.text(value), key) }
+    mutating func encode(_ value: Double, forKey key: Key) throws {
+        if value.isNaN {
+            throw MappingError(
+                model: "\(M.self)", column: encoder.columnName(key.stringValue),
+                message: "\(M.self).\(key.stringValue) is NaN, which SQLite cannot store (it would become NULL)")
+        }
+        set(.real(value), key)
+    }
+    mutating func encode(_ value: Float, forKey key: Key) throws { try encode(Double(value), forKey: key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { set(.integer(value), key) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws {
+        guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
+        set(.integer(v), key)
+    }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws {
+        guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
+        set(.integer(v), key)
+    }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        set(try encoder.databaseValue(value, key: key.stringValue), key)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
+        preconditionFailure("\(M.self).\(key.stringValue): nested containers are not columns; use a Codable type")
+    }
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        preconditionFailure("\(M.self).\(key.stringValue): nested containers are not columns; use a Codable type")
+    }
+    mutating func superEncoder() -> any Encoder { encoder }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { encoder }
+}
+
+/// Captures the single primitive a value encodes (raw-value enums, wrappers), or notes that it is
+/// a composite value (keyed or unkeyed) to be stored as JSON.
+private final class SingleValueProbe: Encoder, SingleValueEncodingContainer {
+    var codingPath: [any CodingKey] = []
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    let options: MappingOptions
+    var captured: DatabaseValue?
+    var isComposite = false
+    var error: String?
+
+    init(options: MappingOptions) { self.options = options }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        isComposite = true
+        return KeyedEncodingContainer(DiscardingKeyed<Key>())
+    }
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        isComposite = true
+        return DiscardingUnkeyed()
+    }
+    func singleValueContainer() -> any SingleValueEncodingContainer { self }
+
+    func encodeNil() throws { captured = .null }
+    func encode(_ value: Bool) throws { captured = .integer(value ? 1 : 0) }
+    func encode(_ value: String) throws { captured = .text(value) }
+    func encode(_ value: Double) throws { captured = .real(value) }
+    func encode(_ value: Float) throws { captured = .real(Double(value)) }
+    func encode(_ value: Int) throws { captured = .integer(Int64(value)) }
+    func encode(_ value: Int8) throws { captured = .integer(Int64(value)) }
+    func encode(_ value: Int16) throws { captured = .integer(Int64(value)) }
+    func encode(_ value: Int32) throws { captured = .integer(Int64(value)) }
+    func encode(_ value: Int64) throws { captured = .integer(value) }
+    func encode(_ value: UInt) throws { try encode(UInt64(value)) }
+    func encode(_ value: UInt8) throws { captured = .integer(Int64(value)) }
+    func encode(_ value: UInt16) throws { captured = .integer(Int64(value)) }
+    func encode(_ value: UInt32) throws { captured = .integer(Int64(value)) }
+    func encode(_ value: UInt64) throws {
+        if let v = Int64(exactly: value) { captured = .integer(v) } else {
+            error = "\(value) does not fit SQLite's INTEGER (Int64)"
+        }
+    }
+    func encode<T: Encodable>(_ value: T) throws {
+        captured = try ValueEncoding.databaseValue(
+            value, options: options, json: JSONEncoder(), fail: { MappingError(model: "\(T.self)", column: nil, message: $0) })
+    }
+}
+
+private struct DiscardingKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    var codingPath: [any CodingKey] { [] }
+    mutating func encodeNil(forKey key: Key) throws {}
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {}
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> { KeyedEncodingContainer(DiscardingKeyed<NestedKey>()) }
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer { DiscardingUnkeyed() }
+    mutating func superEncoder() -> any Encoder { DiscardingEncoder() }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { DiscardingEncoder() }
+}
+
+private struct DiscardingUnkeyed: UnkeyedEncodingContainer {
+    var codingPath: [any CodingKey] { [] }
+    var count = 0
+    mutating func encodeNil() throws { count += 1 }
+    mutating func encode<T: Encodable>(_ value: T) throws { count += 1 }
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        KeyedEncodingContainer(DiscardingKeyed<NestedKey>())
+    }
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { DiscardingUnkeyed() }
+    mutating func superEncoder() -> any Encoder { DiscardingEncoder() }
+}
+
+private struct DiscardingEncoder: Encoder {
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        KeyedEncodingContainer(DiscardingKeyed<Key>())
+    }
+    func unkeyedContainer() -> any UnkeyedEncodingContainer { DiscardingUnkeyed() }
+    func singleValueContainer() -> any SingleValueEncodingContainer { DiscardingSingle() }
+}
+
+private struct DiscardingSingle: SingleValueEncodingContainer {
+    var codingPath: [any CodingKey] { [] }
+    mutating func encodeNil() throws {}
+    mutating func encode<T: Encodable>(_ value: T) throws {}
+}

@@ -1,0 +1,136 @@
+import Foundation
+
+/// A read of one model's table: filter, order, limit, then fetch. Values are always bound as
+/// arguments, never interpolated into the SQL.
+///
+/// ```swift
+/// let long = try await db.read { db in
+///     try Book.all().filter("pages > ?", [300]).order("title").limit(10).fetchAll(db)
+/// }
+/// // SELECT * FROM "books" WHERE (pages > ?) ORDER BY title LIMIT 10
+/// ```
+public struct Query<M: Model>: Sendable {
+    var filters: [String] = []
+    var arguments: [DatabaseValue] = []
+    var ordering: String?
+    var limit: Int?
+    var offset: Int?
+
+    /// Adds a WHERE condition (ANDed with earlier ones), with `?` placeholders for `arguments`.
+    public func filter(_ condition: String, _ arguments: [any DatabaseValueConvertible] = []) -> Query {
+        var copy = self
+        copy.filters.append(condition)
+        copy.arguments += arguments.map(\.databaseValue)
+        return copy
+    }
+
+    /// Sets the ORDER BY clause, e.g. `"title"` or `"pages DESC, id"`.
+    public func order(_ ordering: String) -> Query {
+        var copy = self
+        copy.ordering = ordering
+        return copy
+    }
+
+    /// Sets LIMIT and, optionally, OFFSET.
+    public func limit(_ limit: Int, offset: Int? = nil) -> Query {
+        var copy = self
+        copy.limit = limit
+        copy.offset = offset
+        return copy
+    }
+
+    /// The SELECT this query runs.
+    public var sql: String { sql(selecting: "*") }
+
+    func sql(selecting selection: String) -> String {
+        var sql = "SELECT \(selection) FROM \(quoteIdentifier(M.tableName))"
+        if !filters.isEmpty { sql += " WHERE " + filters.map { "(\($0))" }.joined(separator: " AND ") }
+        if let ordering { sql += " ORDER BY \(ordering)" }
+        if let limit { sql += " LIMIT \(limit)" }
+        if let offset { sql += (limit == nil ? " LIMIT -1" : "") + " OFFSET \(offset)" }
+        return sql
+    }
+
+    /// Every matching row, decoded.
+    public func fetchAll(_ db: Connection) throws -> [M] {
+        try M.fetchAll(db, sql: sql, arguments)
+    }
+
+    /// The first matching row, decoded, or `nil`.
+    public func fetchOne(_ db: Connection) throws -> M? {
+        var query = self
+        query.limit = 1
+        return try M.fetchAll(db, sql: query.sql, arguments).first
+    }
+
+    /// The number of matching rows (LIMIT and OFFSET apply).
+    public func fetchCount(_ db: Connection) throws -> Int {
+        let inner = sql(selecting: "1")
+        let count = try db.scalar("SELECT count(*) FROM (\(inner))", arguments)
+        return Int(count.integerValue ?? 0)
+    }
+
+    /// `true` when at least one row matches.
+    public func exists(_ db: Connection) throws -> Bool {
+        try db.scalar("SELECT EXISTS (\(sql(selecting: "1")))", arguments) == .integer(1)
+    }
+}
+
+extension Model {
+    /// A query of every row of the table, to refine with `filter`, `order` and `limit`.
+    public static func all() -> Query<Self> { Query() }
+
+    /// A query with a WHERE condition: `Book.filter("author_id = ?", [id])`.
+    public static func filter(_ condition: String, _ arguments: [any DatabaseValueConvertible] = []) -> Query<Self> {
+        Query().filter(condition, arguments)
+    }
+
+    /// The row whose primary key is `id`, or `nil`.
+    ///
+    /// ```swift
+    /// let book = try await db.read { try Book.find(42, in: $0) }
+    /// // SELECT * FROM "books" WHERE "id" = ?
+    /// ```
+    public static func find(_ id: ID, in db: Connection) throws -> Self? {
+        let key = try encodeKey(id)
+        return try fetchAll(
+            db, sql: "SELECT * FROM \(quoteIdentifier(tableName)) WHERE \(quoteIdentifier(primaryKeyColumn)) = ?", [key]
+        ).first
+    }
+
+    /// Every row of the table.
+    public static func fetchAll(_ db: Connection) throws -> [Self] { try all().fetchAll(db) }
+
+    /// The number of rows in the table.
+    public static func fetchCount(_ db: Connection) throws -> Int { try all().fetchCount(db) }
+
+    /// Decodes every row of any SQL query whose columns match the model's.
+    ///
+    /// ```swift
+    /// let books = try Book.fetchAll(db, sql: "SELECT b.* FROM books b JOIN authors a ON a.id = b.author_id WHERE a.name = ?", ["Le Guin"])
+    /// ```
+    public static func fetchAll(
+        _ db: Connection, sql: String, _ arguments: [any DatabaseValueConvertible] = []
+    ) throws -> [Self] {
+        db.logger?.debug("\(sql)")
+        let statement = try db.cachedStatement(sql)
+        try statement.bind(arguments.map(\.databaseValue))
+        defer { statement.reset() }
+        let decoder = ModelDecoder<Self>(statement: statement)
+        var models: [Self] = []
+        while try statement.step() { models.append(try decoder.decodeRow()) }
+        return models
+    }
+
+    /// The key as bound in SQL, encoded with the model's strategies (UUID as text or blob).
+    static func encodeKey(_ id: ID) throws -> DatabaseValue {
+        try ValueEncoding.databaseValue(
+            id, options: mappingOptions, json: JSONEncoder(),
+            fail: { MappingError(model: "\(Self.self)", column: "\(tableName).\(primaryKeyColumn)", message: $0) })
+    }
+}
+
+/// `"name"`, with embedded quotes doubled (https://sqlite.org/lang_keywords.html).
+func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}

@@ -71,6 +71,7 @@ private struct WriterLoop {
     /// the transaction holds nothing else and is rolled back whole.
     private func runGroup(startingWith first: Job) {
         guard first.start(on: connection) else { return first.finish(CancellationError()) }
+        guard first.isTransactional else { return runAlone(first) }
         do {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
@@ -109,6 +110,10 @@ private struct WriterLoop {
             guard groupSize < bounds.maximumJobs, ContinuousClock.now - started < bounds.maximumDuration,
                 let next = queue.tryDequeue()
             else { break }
+            guard next.isTransactional else {
+                queue.requeueAtFront([next])
+                break
+            }
             guard next.start(on: connection) else {
                 next.finish(CancellationError())
                 break
@@ -125,6 +130,24 @@ private struct WriterLoop {
             return
         }
         for job in succeeded { job.finish(nil) }
+    }
+
+    /// A job that manages its own transactions. Whatever it leaves open is rolled back, so the next
+    /// job never inherits a transaction.
+    private func runAlone(_ job: Job) {
+        do {
+            try job.body(connection)
+            job.stopRunning()
+            if connection.isInTransaction {
+                rollback()
+                throw DatabaseError.misuse("a writeWithoutTransaction job left a transaction open; it was rolled back")
+            }
+            job.finish(nil)
+        } catch {
+            job.stopRunning()
+            rollback()
+            job.finish(error)
+        }
     }
 
     private func rollback() {

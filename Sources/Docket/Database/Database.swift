@@ -119,12 +119,22 @@ public final class Database: Sendable {
         try await submit(to: readerQueue, body)
     }
 
+    /// Runs `body` on the writer connection with no transaction around it, for work that must
+    /// manage its own: migrations that change `PRAGMA foreign_keys` (ignored inside a transaction),
+    /// `VACUUM`. It runs alone, never grouped with other jobs. A transaction it leaves open is rolled
+    /// back and reported as an error.
+    public func writeWithoutTransaction<T: Sendable>(
+        _ body: @escaping @Sendable (Connection) throws -> T
+    ) async throws -> T {
+        try await submit(to: writerQueue, transactional: false, body)
+    }
+
     private func submit<T: Sendable>(
-        to queue: JobQueue, _ body: @escaping @Sendable (Connection) throws -> T
+        to queue: JobQueue, transactional: Bool = true, _ body: @escaping @Sendable (Connection) throws -> T
     ) async throws -> T {
         try Task.checkCancellation()
         let box = ResultBox<T>()
-        let job = Job { box.value = try body($0) }
+        let job = Job(isTransactional: transactional) { box.value = try body($0) }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
                 job.onFinish { error in
@@ -152,6 +162,14 @@ public final class Database: Sendable {
         return try submitAndWait(to: writerQueue, body)
     }
 
+    /// The blocking form of ``writeWithoutTransaction(_:)``.
+    public func writeWithoutTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
+        if writer.isCurrent {
+            throw DatabaseError.misuse("writeWithoutTransaction was called from inside a write on the same Database")
+        }
+        return try submitAndWait(to: writerQueue, transactional: false, body)
+    }
+
     /// The blocking form of `read`. Called from inside a `read` closure, it reuses that read's
     /// connection and snapshot rather than waiting for another reader.
     public func read<T>(_ body: (Connection) throws -> T) throws -> T {
@@ -161,14 +179,16 @@ public final class Database: Sendable {
         return try submitAndWait(to: readerQueue, body)
     }
 
-    private func submitAndWait<T>(to queue: JobQueue, _ body: (Connection) throws -> T) throws -> T {
+    private func submitAndWait<T>(
+        to queue: JobQueue, transactional: Bool = true, _ body: (Connection) throws -> T
+    ) throws -> T {
         try withoutActuallyEscaping(body) { body in
             // The caller blocks until the job finished, so neither the non-escaping body nor the
             // box outlive this call, and the semaphore orders the box's write before its read.
             let box = ResultBox<T>()
             let failure = ResultBox<Error>()
             let semaphore = DispatchSemaphore(value: 0)
-            let job = Job { box.value = try body($0) }
+            let job = Job(isTransactional: transactional) { box.value = try body($0) }
             job.onFinish { error in
                 failure.value = error
                 semaphore.signal()

@@ -21,9 +21,12 @@ final class Job: Sendable {
     // The body runs only on the connection thread that dequeued the job; the closure is never
     // shared between threads, so the unchecked transfer is safe.
     nonisolated(unsafe) let body: (Connection) throws -> Void
+    /// `false` for jobs that manage their own transaction (migrations, VACUUM); they run alone.
+    let isTransactional: Bool
     private let state: Mutex<State>
 
-    init(body: @escaping (Connection) throws -> Void) {
+    init(isTransactional: Bool = true, body: @escaping (Connection) throws -> Void) {
+        self.isTransactional = isTransactional
         self.body = body
         self.state = Mutex(State())
     }

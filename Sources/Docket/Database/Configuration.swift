@@ -35,6 +35,9 @@ public struct Configuration: Sendable {
     public var logger: Logger?
     /// Runs on every new connection after Docket's pragmas, e.g. to register functions.
     public var prepareConnection: (@Sendable (Connection) throws -> Void)?
+    /// Called with the SQL of every statement a connection starts (`sqlite3_trace_v2`), on that
+    /// connection's thread. For tests and diagnostics; it costs a call per statement when set.
+    public var trace: (@Sendable (TraceEvent) -> Void)?
     /// The SQLite VFS to open connections with; `nil` is the default VFS. Tests use this for fault
     /// injection.
     public var vfsName: String?
@@ -57,4 +60,14 @@ public struct GroupCommit: Sendable {
 
     /// One job per transaction.
     public static let disabled = GroupCommit(maximumJobs: 1)
+}
+
+/// One statement started by one of a database's connections.
+public struct TraceEvent: Sendable, CustomStringConvertible {
+    /// The statement's SQL, with `?` placeholders (values are not shown).
+    public let sql: String
+    /// `true` for the writer connection, `false` for a reader.
+    public let isWriter: Bool
+
+    public var description: String { sql }
 }

@@ -20,6 +20,8 @@ public final class Connection {
     private let interruptFlag = Atomic<Bool>(false)
     /// Per-connection memo of table metadata (see `SchemaCache`).
     var schemaCache = SchemaCache()
+    private let trace: (@Sendable (TraceEvent) -> Void)?
+    let isWriter: Bool
 
     /// Opens a connection. `readOnly` connections refuse writes through `PRAGMA query_only`.
     init(path: String, configuration: Configuration, readOnly: Bool) throws {
@@ -45,7 +47,20 @@ public final class Connection {
         self.path = path
         self.cache = StatementCache(capacity: configuration.statementCacheCapacity)
         self.logger = configuration.logger
+        self.trace = configuration.trace
+        self.isWriter = !readOnly
         sqlite3_extended_result_codes(db, 1)
+        if trace != nil {
+            // The context is this connection, which outlives its handle (close() runs before deinit).
+            sqlite3_trace_v2(db, UInt32(SQLITE_TRACE_STMT), { _, context, _, sql in
+                guard let context, let sql else { return 0 }
+                let connection = Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue()
+                let text = String(cString: sql.assumingMemoryBound(to: CChar.self))
+                // Statements run by triggers are reported as "-- comment" lines: skip them.
+                if !text.hasPrefix("--") { connection.trace?(TraceEvent(sql: text, isWriter: connection.isWriter)) }
+                return 0
+            }, Unmanaged.passUnretained(self).toOpaque())
+        }
         do {
             try configure(configuration, readOnly: readOnly)
         } catch let error as DatabaseError {

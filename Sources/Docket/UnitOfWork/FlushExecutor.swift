@@ -1,0 +1,244 @@
+import CSQLite
+
+/// What a flush hands back to the unit of work: keys the database generated, and new versions.
+public struct FlushResult: Sendable {
+    /// Integer key of each change that has one (generated or supplied), by change index.
+    public var keys: [Int64?]
+    /// The version written by each versioned update, by change index.
+    public var versions: [Int: Int]
+}
+
+/// Runs a ``FlushPlan`` on the writer connection, inside the write job's transaction. It decides
+/// nothing about order: it binds, steps, checks row counts, and explains failures.
+enum FlushExecutor {
+    /// Plans `changes` against the connection's schema and runs the plan.
+    static func flush(_ changes: [RowChange], on db: Connection) throws -> FlushResult {
+        var schema: [String: TableInfo] = [:]
+        for change in changes where schema[change.table] == nil {
+            let info = try db.schemaCache.table(change.table, on: db)
+            schema[change.table] = info
+            for fk in info.foreignKeys where schema[fk.parentTable] == nil {
+                schema[fk.parentTable] = try? db.schemaCache.table(fk.parentTable, on: db)
+            }
+        }
+        let plan = try FlushPlanner.plan(changes, schema: schema)
+        return try run(plan, schema: schema, on: db)
+    }
+
+    static func run(_ plan: FlushPlan, schema: [String: TableInfo], on db: Connection) throws -> FlushResult {
+        var result = FlushResult(keys: plan.changes.map { $0.key.integerValue }, versions: [:])
+        guard !plan.isEmpty else { return result }
+        // Foreign keys are checked at the end of the flush rather than per statement: rows whose
+        // references form a cycle can then be written in any order (https://sqlite.org/pragma.html#pragma_defer_foreign_keys).
+        // The count of pending violations is compared before and after, so an earlier job of the
+        // same group cannot be blamed on this one.
+        let violationsBefore = deferredViolations(db)
+        try db.execute("PRAGMA defer_foreign_keys = ON")
+        defer { try? db.execute("PRAGMA defer_foreign_keys = OFF") }
+        var sqlCache: [SQLShape: String] = [:]
+
+        for step in plan.steps {
+            switch step {
+            case .insert(let table, let columns, let rows):
+                let sql = cached(&sqlCache, .insert(table, columns)) { SQL.insert(table, columns) }
+                let statement = try db.cachedStatement(sql)
+                for row in rows {
+                    let change = plan.changes[row]
+                    try bindValues(change, plan: plan, keys: result.keys, to: statement)
+                    try execute(statement, change, db)
+                    if change.generatesKey { result.keys[row] = db.lastInsertRowID }
+                }
+            case .update(let table, let columns, let row):
+                let change = plan.changes[row]
+                let versionColumn = change.versionSlot.map { change.columns[$0] }
+                let key = plan.changes[row].columns[change.keySlot]
+                let sql = cached(&sqlCache, .update(table, columns, key, versionColumn)) {
+                    SQL.update(table, set: columns, key: key, version: versionColumn)
+                }
+                let statement = try db.cachedStatement(sql)
+                var index: Int32 = 1
+                for column in columns {
+                    let slot = change.columns.firstIndex(of: column)!
+                    try statement.bind(linkedValue(change, slot: slot, plan: plan, keys: result.keys), at: index)
+                    index += 1
+                }
+                var expected: Int?
+                if let versionSlot = change.versionSlot {
+                    expected = Int((change.snapshot?[versionSlot] ?? change.values[versionSlot]).integerValue ?? 0)
+                    try statement.bind(.integer(Int64(expected! + 1)), at: index)
+                    index += 1
+                }
+                try statement.bind(change.key, at: index)
+                if let expected { try statement.bind(.integer(Int64(expected)), at: index + 1) }
+                try execute(statement, change, db)
+                if db.changes == 0 { throw UnitOfWorkError.staleWrite(change: change.label, table: table, key: change.key.sqlLiteral, expectedVersion: expected) }
+                if let expected { result.versions[row] = expected + 1 }
+            case .delete(let table, let rows):
+                for row in rows {
+                    let change = plan.changes[row]
+                    let versionColumn = change.versionSlot.map { change.columns[$0] }
+                    let key = change.columns[change.keySlot]
+                    let sql = cached(&sqlCache, .delete(table, key, versionColumn)) {
+                        SQL.delete(table, key: key, version: versionColumn)
+                    }
+                    let statement = try db.cachedStatement(sql)
+                    try statement.bind(change.key, at: 1)
+                    var expected: Int?
+                    if let versionSlot = change.versionSlot {
+                        expected = Int((change.snapshot?[versionSlot] ?? change.values[versionSlot]).integerValue ?? 0)
+                        try statement.bind(.integer(Int64(expected!)), at: 2)
+                    }
+                    try execute(statement, change, db)
+                    if let expected, db.changes == 0 {
+                        throw UnitOfWorkError.staleWrite(
+                            change: change.label, table: table, key: change.key.sqlLiteral, expectedVersion: expected)
+                    }
+                }
+            case .upsert(let table, let columns, let row):
+                let change = plan.changes[row]
+                guard case .upsert(let conflict, let doNothing) = change.kind else { continue }
+                let key = change.columns[change.keySlot]
+                let sql = cached(&sqlCache, .upsert(table, columns, conflict, doNothing)) {
+                    SQL.upsert(table, columns, conflict: conflict.isEmpty ? [key] : conflict, key: key, doNothing: doNothing)
+                }
+                let statement = try db.cachedStatement(sql)
+                try bindValues(change, plan: plan, keys: result.keys, to: statement)
+                do {
+                    if try statement.step(), statement.columnType(0) == SQLITE_INTEGER {
+                        result.keys[row] = statement.int64(0)
+                    }
+                    try statement.run()
+                } catch let error as DatabaseError {
+                    throw error.adding(context: "\(change.verb) \(change.label) into \(change.table)")
+                }
+            case .postUpdate(let table, let column, let row, let parent):
+                let change = plan.changes[row]
+                let key = change.columns[change.keySlot]
+                let sql = cached(&sqlCache, .update(table, [column], key, nil)) {
+                    SQL.update(table, set: [column], key: key, version: nil)
+                }
+                let statement = try db.cachedStatement(sql)
+                try statement.bind(result.keys[parent].map(DatabaseValue.integer) ?? .null, at: 1)
+                try statement.bind(result.keys[row].map(DatabaseValue.integer) ?? change.key, at: 2)
+                try execute(statement, change, db)
+            }
+        }
+        if deferredViolations(db) > violationsBefore {
+            throw foreignKeyViolation(plan, schema: schema, keys: result.keys, db)
+        }
+        return result
+    }
+
+    private static func bindValues(_ change: RowChange, plan: FlushPlan, keys: [Int64?], to statement: Statement) throws {
+        for (slot, value) in change.values.enumerated() { try statement.bind(value, at: Int32(slot + 1)) }
+        for link in change.links {
+            try statement.bind(linkedValue(change, slot: link.slot, plan: plan, keys: keys), at: Int32(link.slot + 1))
+        }
+    }
+
+    /// The value of a slot, with a linked foreign key replaced by its parent's key (or NULL until
+    /// a post-update when the link was broken to order a cycle).
+    @inline(__always)
+    private static func linkedValue(_ change: RowChange, slot: Int, plan: FlushPlan, keys: [Int64?]) -> DatabaseValue {
+        guard !change.links.isEmpty, let link = change.links.first(where: { $0.slot == slot }) else {
+            return change.values[slot]
+        }
+        if plan.postUpdatedSlots[change.index]?.contains(slot) == true { return .null }
+        return keys[link.parent].map(DatabaseValue.integer) ?? .null
+    }
+
+    private static func execute(_ statement: Statement, _ change: RowChange, _ db: Connection) throws {
+        do {
+            try statement.run()
+        } catch let error as DatabaseError {
+            throw error.adding(context: "\(change.verb) \(change.label) into \(change.table)")
+        }
+    }
+
+    private static func deferredViolations(_ db: Connection) -> Int32 {
+        var current: Int32 = 0
+        var highwater: Int32 = 0
+        sqlite3_db_status(db.handle, SQLITE_DBSTATUS_DEFERRED_FKS, &current, &highwater, 0)
+        return current
+    }
+
+    /// Names the queued changes whose rows break a foreign key (`PRAGMA foreign_key_check`).
+    private static func foreignKeyViolation(
+        _ plan: FlushPlan, schema: [String: TableInfo], keys: [Int64?], _ db: Connection
+    ) -> DatabaseError {
+        var details: [String] = []
+        let tables = Set(plan.changes.map(\.table)).sorted()
+        for table in tables {
+            guard let rows = try? db.fetchAll("SELECT rowid, \"parent\", fkid FROM pragma_foreign_key_check(?)", [table])
+            else { continue }
+            for row in rows.prefix(10) {
+                let rowid = row.values[0].integerValue
+                let parent = row.values[1].textValue ?? "?"
+                let fk = row.values[2].integerValue.flatMap { id in
+                    schema[table]?.foreignKeys.indices.contains(Int(id)) == true ? schema[table]!.foreignKeys[Int(id)] : nil
+                }
+                let change = plan.changes.first { $0.table == table && rowid != nil && keys[$0.index] == rowid }
+                var text = change.map { "\($0.label) in \(table)" } ?? "\(table) row \(rowid.map(String.init) ?? "?")"
+                if let fk, let change, let slot = change.columns.firstIndex(of: fk.columns[0]) {
+                    let value = linkedValue(change, slot: slot, plan: plan, keys: keys)
+                    text += " has \(fk.columns[0]) = \(value.sqlLiteral), but \(parent) has no such row"
+                } else {
+                    text += " references a missing row of \(parent)"
+                }
+                details.append(text)
+            }
+        }
+        return DatabaseError(
+            resultCode: SQLITE_CONSTRAINT, extendedResultCode: SQLITE_CONSTRAINT_FOREIGNKEY,
+            message: "FOREIGN KEY constraint failed: " + (details.isEmpty ? "a row references a missing parent" : details.joined(separator: "; ")))
+    }
+
+    private enum SQLShape: Hashable {
+        case insert(String, [String])
+        case update(String, [String], String, String?)
+        case delete(String, String, String?)
+        case upsert(String, [String], [String], Bool)
+    }
+
+    @inline(__always)
+    private static func cached(_ cache: inout [SQLShape: String], _ shape: SQLShape, _ make: () -> String) -> String {
+        if let sql = cache[shape] { return sql }
+        let sql = make()
+        cache[shape] = sql
+        return sql
+    }
+}
+
+/// SQL text for the unit of work's statements: the one place it is produced (a future PostgreSQL
+/// backend swaps this for its own dialect).
+enum SQL {
+    static func insert(_ table: String, _ columns: [String]) -> String {
+        "INSERT INTO \(quoteIdentifier(table)) (\(columns.map(quoteIdentifier).joined(separator: ", "))) VALUES ("
+            + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+    }
+
+    static func update(_ table: String, set columns: [String], key: String, version: String?) -> String {
+        var assignments = columns.map { "\(quoteIdentifier($0)) = ?" }
+        if let version { assignments.append("\(quoteIdentifier(version)) = ?") }
+        var sql = "UPDATE \(quoteIdentifier(table)) SET \(assignments.joined(separator: ", ")) WHERE \(quoteIdentifier(key)) = ?"
+        if let version { sql += " AND \(quoteIdentifier(version)) = ?" }
+        return sql
+    }
+
+    static func delete(_ table: String, key: String, version: String?) -> String {
+        var sql = "DELETE FROM \(quoteIdentifier(table)) WHERE \(quoteIdentifier(key)) = ?"
+        if let version { sql += " AND \(quoteIdentifier(version)) = ?" }
+        return sql
+    }
+
+    static func upsert(_ table: String, _ columns: [String], conflict: [String], key: String, doNothing: Bool) -> String {
+        var sql = insert(table, columns) + " ON CONFLICT (\(conflict.map(quoteIdentifier).joined(separator: ", "))) "
+        let updated = columns.filter { !conflict.contains($0) && $0 != key }
+        if doNothing || updated.isEmpty {
+            sql += "DO NOTHING"
+        } else {
+            sql += "DO UPDATE SET " + updated.map { "\(quoteIdentifier($0)) = excluded.\(quoteIdentifier($0))" }.joined(separator: ", ")
+        }
+        return sql + " RETURNING \(quoteIdentifier(key))"
+    }
+}

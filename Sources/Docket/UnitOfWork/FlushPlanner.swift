@@ -1,0 +1,339 @@
+/// Orders a unit of work's changes into a ``FlushPlan``. A pure function of the changes and the
+/// tables' metadata: it never touches a database.
+///
+/// The rules (see `Docs/UnitOfWork.md`):
+/// - every change is a node; an edge `a → b` means `a` must run before `b`;
+/// - **hard** edges: a row whose foreign key is the generated key of a queued insert waits for it;
+/// - **soft** edges, from foreign-key values: a row referencing a queued insert by a known key
+///   waits for it; a row deleted waits for the deletes of rows that reference it; an update moving
+///   a row away from a parent runs before that parent's delete (so an ON DELETE CASCADE cannot
+///   take it along);
+/// - among the rows that are free to run, deletes go first (children before parents), then inserts
+///   (parents before children), then updates; ties keep queue order, which also keeps rows of one
+///   statement shape together so they share one cached statement;
+/// - a cycle is broken by dropping a soft edge (foreign keys are deferred during the flush, so the
+///   database checks them at the end), else by inserting a nullable generated-key column as NULL
+///   and setting it afterwards (post-update); a cycle of NOT NULL generated keys is an error that
+///   names its rows, raised before any SQL runs.
+public enum FlushPlanner {
+    /// Plans `changes` (whose `index` must equal their position) against the tables in `schema`.
+    public static func plan(_ changes: [RowChange], schema: [String: TableInfo]) throws -> FlushPlan {
+        var graph = Graph(count: changes.count)
+        let tableRank = rankTables(changes: changes, schema: schema)
+
+        // Drop updates with no net change: no SQL at all.
+        var active = [Bool](repeating: true, count: changes.count)
+        var updatedColumns: [Int: [String]] = [:]
+        for change in changes where change.kind == .update {
+            let changed = changedSlots(change)
+            if changed.isEmpty {
+                active[change.index] = false
+            } else {
+                updatedColumns[change.index] = changed.map { change.columns[$0] }
+            }
+        }
+
+        // Rows by (table, key), to turn foreign-key values into row edges.
+        var inserted: [TableKey: Int] = [:]
+        var deleted: [TableKey: Int] = [:]
+        for change in changes where active[change.index] && !change.key.isNull {
+            switch change.kind {
+            case .insert, .upsert: inserted[TableKey(table: change.table, key: change.key)] = change.index
+            case .delete: deleted[TableKey(table: change.table, key: change.key)] = change.index
+            case .update: break
+            }
+        }
+        let hasRowEdges = !inserted.isEmpty || !deleted.isEmpty
+
+        for change in changes where active[change.index] {
+            for link in change.links { graph.add(from: link.parent, to: change.index, hard: true, slot: link.slot) }
+            guard hasRowEdges, let info = schema[change.table] else { continue }
+            for fk in info.foreignKeys where fk.columns.count == 1 {
+                guard let slot = change.columns.firstIndex(of: fk.columns[0]),
+                    referencesPrimaryKey(fk, schema: schema)
+                else { continue }
+                let value = change.values[slot]
+                switch change.kind {
+                case .insert, .upsert, .update:
+                    if !value.isNull, !change.links.contains(where: { $0.slot == slot }),
+                        let parent = inserted[TableKey(table: fk.parentTable, key: value)], parent != change.index
+                    {
+                        graph.add(from: parent, to: change.index, hard: false, slot: slot)
+                    }
+                    if change.kind == .update, let old = change.snapshot?[slot], old != value, !old.isNull,
+                        let parent = deleted[TableKey(table: fk.parentTable, key: old)]
+                    {
+                        graph.add(from: change.index, to: parent, hard: false, slot: slot)
+                    }
+                case .delete:
+                    if !value.isNull, let parent = deleted[TableKey(table: fk.parentTable, key: value)],
+                        parent != change.index
+                    {
+                        graph.add(from: change.index, to: parent, hard: false, slot: slot)
+                    }
+                }
+            }
+        }
+
+        // Kahn's algorithm, taking the ready change with the smallest (kind, table order, queue index).
+        func priority(_ i: Int) -> Priority {
+            let change = changes[i]
+            let rank = tableRank[change.table] ?? 0
+            switch change.kind {
+            case .delete: return Priority(kind: 0, table: -rank, index: i)
+            case .insert, .upsert: return Priority(kind: 1, table: rank, index: i)
+            case .update: return Priority(kind: 2, table: rank, index: i)
+            }
+        }
+        var heap = Heap<Priority>()
+        var remaining = 0
+        for i in changes.indices where active[i] {
+            remaining += 1
+            if graph.indegree[i] == 0 { heap.push(priority(i)) }
+        }
+        var order: [Int] = []
+        order.reserveCapacity(remaining)
+        var postUpdated: [Int: Set<Int>] = [:]
+        var postUpdates: [FlushPlan.Step] = []
+        var done = [Bool](repeating: false, count: changes.count)
+        while order.count < remaining {
+            if let next = heap.pop() {
+                let i = next.index
+                done[i] = true
+                order.append(i)
+                for edge in graph.outgoing[i] where !edge.removed {
+                    graph.indegree[edge.to] -= 1
+                    if graph.indegree[edge.to] == 0 { heap.push(priority(edge.to)) }
+                }
+                continue
+            }
+            // Every remaining change waits on another: find a cycle and break one of its edges.
+            let cycle = graph.findCycle(among: { active[$0] && !done[$0] })
+            if let soft = cycle.first(where: { !graph.edges[$0].hard }) {
+                graph.remove(soft)
+            } else if let breakable = cycle.first(where: { isNullable(graph.edges[$0], changes, schema) }) {
+                let edge = graph.edges[breakable]
+                graph.remove(breakable)
+                postUpdated[edge.to, default: []].insert(edge.slot)
+                let child = changes[edge.to]
+                postUpdates.append(
+                    .postUpdate(table: child.table, column: child.columns[edge.slot], row: edge.to, parent: edge.from))
+            } else {
+                throw FlushError.unbreakableCycle(
+                    cycle.map { graph.edges[$0] }.map { edge in
+                        let child = changes[edge.to]
+                        return "\(child.label) \(child.table).\(child.columns[edge.slot]) ← key of \(changes[edge.from].label)"
+                    })
+            }
+            for i in changes.indices where active[i] && !done[i] && graph.indegree[i] == 0 && !heap.contains(index: i) {
+                heap.push(priority(i))
+            }
+        }
+
+        return FlushPlan(
+            changes: changes, steps: batch(order, changes, updatedColumns) + postUpdates, postUpdatedSlots: postUpdated)
+    }
+
+    /// Slots whose value differs from the snapshot, excluding the key and the version. Without a
+    /// snapshot (a model not loaded in this unit of work), every column but the key is written.
+    static func changedSlots(_ change: RowChange) -> [Int] {
+        change.columns.indices.filter { slot in
+            guard slot != change.keySlot, slot != change.versionSlot else { return false }
+            guard let snapshot = change.snapshot else { return true }
+            return (slot < snapshot.count ? snapshot[slot] : .null) != change.values[slot]
+        }
+    }
+
+    /// Groups consecutive rows of one statement shape into one step.
+    private static func batch(_ order: [Int], _ changes: [RowChange], _ updated: [Int: [String]]) -> [FlushPlan.Step] {
+        var steps: [FlushPlan.Step] = []
+        for i in order {
+            let change = changes[i]
+            switch change.kind {
+            case .insert:
+                if case .insert(let table, let columns, var rows) = steps.last, table == change.table,
+                    columns == change.columns
+                {
+                    rows.append(i)
+                    steps[steps.count - 1] = .insert(table: table, columns: columns, rows: rows)
+                } else {
+                    steps.append(.insert(table: change.table, columns: change.columns, rows: [i]))
+                }
+            case .delete:
+                if case .delete(let table, var rows) = steps.last, table == change.table {
+                    rows.append(i)
+                    steps[steps.count - 1] = .delete(table: table, rows: rows)
+                } else {
+                    steps.append(.delete(table: change.table, rows: [i]))
+                }
+            case .update:
+                steps.append(.update(table: change.table, columns: updated[i] ?? [], row: i))
+            case .upsert:
+                steps.append(.upsert(table: change.table, columns: change.columns, row: i))
+            }
+        }
+        return steps
+    }
+
+    /// Orders the tables of the changes by their foreign keys: parents get lower ranks. Tables in a
+    /// cycle get consecutive ranks in order of first appearance in the queue.
+    static func rankTables(changes: [RowChange], schema: [String: TableInfo]) -> [String: Int] {
+        var tables: [String] = []
+        var seen: Set<String> = []
+        for change in changes where seen.insert(change.table).inserted { tables.append(change.table) }
+        var parents: [String: Set<String>] = [:]
+        for table in tables {
+            for fk in schema[table]?.foreignKeys ?? [] where fk.parentTable != table && seen.contains(fk.parentTable) {
+                parents[table, default: []].insert(fk.parentTable)
+            }
+        }
+        var rank: [String: Int] = [:]
+        while rank.count < tables.count {
+            let ready = tables.filter { rank[$0] == nil && (parents[$0] ?? []).allSatisfy { rank[$0] != nil } }
+            // In a cycle nothing is ready: take the first-queued remaining table.
+            let chosen = ready.isEmpty ? [tables.first { rank[$0] == nil }!] : ready
+            for table in chosen { rank[table] = rank.count }
+        }
+        return rank
+    }
+
+    private static func referencesPrimaryKey(_ fk: TableInfo.ForeignKey, schema: [String: TableInfo]) -> Bool {
+        guard let parent = schema[fk.parentTable] else { return fk.parentColumns.isEmpty }
+        let pk = parent.columns.filter { $0.primaryKeyIndex > 0 }.map(\.name)
+        return fk.parentColumns.isEmpty || fk.parentColumns == pk
+    }
+
+    private static func isNullable(_ edge: Graph.Edge, _ changes: [RowChange], _ schema: [String: TableInfo]) -> Bool {
+        let child = changes[edge.to]
+        if case .delete = child.kind { return false }
+        if case .update = child.kind { return false }
+        guard let column = schema[child.table]?.column(named: child.columns[edge.slot])
+        else { return false }
+        return !column.notNull
+    }
+}
+
+/// Why a flush could not be planned.
+public enum FlushError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// Rows that each wait for another's generated key, through NOT NULL columns only.
+    case unbreakableCycle([String])
+
+    public var description: String {
+        switch self {
+        case .unbreakableCycle(let links):
+            return "cannot order the flush: these rows wait for each other's generated keys through NOT NULL "
+                + "foreign keys: " + links.joined(separator: "; ")
+                + ". Make one of these columns nullable (it is then set after both rows exist), "
+                + "or give the rows client-supplied keys (e.g. UUID); nothing was written."
+        }
+    }
+}
+
+private struct TableKey: Hashable {
+    let table: String
+    let key: DatabaseValue
+}
+
+private struct Priority: Comparable {
+    let kind: Int
+    let table: Int
+    let index: Int
+    static func < (a: Priority, b: Priority) -> Bool {
+        (a.kind, a.table, a.index) < (b.kind, b.table, b.index)
+    }
+}
+
+/// The dependency graph between changes.
+private struct Graph {
+    struct Edge {
+        let from: Int
+        let to: Int
+        let hard: Bool
+        let slot: Int
+        var removed = false
+    }
+    var edges: [Edge] = []
+    var outgoing: [[Edge]]
+    var incoming: [[Int]]
+    var indegree: [Int]
+
+    init(count: Int) {
+        outgoing = Array(repeating: [], count: count)
+        incoming = Array(repeating: [], count: count)
+        indegree = Array(repeating: 0, count: count)
+    }
+
+    mutating func add(from: Int, to: Int, hard: Bool, slot: Int) {
+        let edge = Edge(from: from, to: to, hard: hard, slot: slot)
+        incoming[to].append(edges.count)
+        edges.append(edge)
+        outgoing[from].append(edge)
+        indegree[to] += 1
+    }
+
+    mutating func remove(_ id: Int) {
+        edges[id].removed = true
+        let edge = edges[id]
+        indegree[edge.to] -= 1
+        if let k = outgoing[edge.from].firstIndex(where: {
+            $0.to == edge.to && $0.slot == edge.slot && $0.hard == edge.hard && !$0.removed
+        }) {
+            outgoing[edge.from][k].removed = true
+        }
+    }
+
+    /// Walks incoming edges from a waiting change until a change repeats: those edges form a cycle.
+    /// Returns edge ids.
+    func findCycle(among waiting: (Int) -> Bool) -> [Int] {
+        guard var node = indegree.indices.first(where: { waiting($0) && indegree[$0] > 0 }) else { return [] }
+        var path: [Int] = []
+        var position: [Int: Int] = [:]
+        while position[node] == nil {
+            position[node] = path.count
+            let edge = incoming[node].first { !edges[$0].removed && waiting(edges[$0].from) }!
+            path.append(edge)
+            node = edges[edge].from
+        }
+        return Array(path[position[node]!...])
+    }
+}
+
+/// A binary min-heap (the planner's only data structure beyond arrays and dictionaries).
+struct Heap<Element: Comparable> {
+    private var items: [Element] = []
+
+    var isEmpty: Bool { items.isEmpty }
+
+    mutating func push(_ element: Element) {
+        items.append(element)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child] < items[parent] else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Element? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < items.count, items[left] < items[smallest] { smallest = left }
+            if right < items.count, items[right] < items[smallest] { smallest = right }
+            if smallest == parent { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return top
+    }
+}
+
+extension Heap where Element == Priority {
+    fileprivate func contains(index: Int) -> Bool { items.contains { $0.index == index } }
+}

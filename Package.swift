@@ -33,6 +33,10 @@ let package = Package(
             name: "DocketTests",
             dependencies: ["Docket"]
         ),
+        .testTarget(
+            name: "UnitOfWorkTests",
+            dependencies: ["Docket"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

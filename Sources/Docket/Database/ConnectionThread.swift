@@ -86,7 +86,7 @@ private struct WriterLoop {
             let inSavepoint = !succeeded.isEmpty
             do {
                 if inSavepoint { try connection.execute("SAVEPOINT docket_job") }
-                try job.body(connection)
+                try job.run(connection)
                 if job.isCancelled { throw CancellationError() }
                 job.stopRunning()
                 if inSavepoint { try connection.execute("RELEASE docket_job") }
@@ -136,7 +136,7 @@ private struct WriterLoop {
     /// job never inherits a transaction.
     private func runAlone(_ job: Job) {
         do {
-            try job.body(connection)
+            try job.run(connection)
             job.stopRunning()
             if connection.isInTransaction {
                 rollback()
@@ -169,7 +169,7 @@ private struct ReaderLoop {
             do {
                 // BEGIN DEFERRED takes the snapshot at the first read and keeps it for the whole job.
                 try connection.execute("BEGIN DEFERRED")
-                try job.body(connection)
+                try job.run(connection)
                 job.stopRunning()
                 try connection.execute("COMMIT")
                 job.finish(nil)

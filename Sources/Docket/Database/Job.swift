@@ -19,16 +19,22 @@ final class Job: Sendable {
     private enum Phase { case pending, running, finished }
 
     // The body runs only on the connection thread that dequeued the job; the closure is never
-    // shared between threads, so the unchecked transfer is safe.
-    nonisolated(unsafe) let body: (Connection) throws -> Void
+    // shared between threads, so the unchecked transfer is safe. It is released when the job
+    // finishes: the blocking API lends a non-escaping closure that must be gone by then.
+    nonisolated(unsafe) private var bodyStorage: ((Connection) throws -> Void)?
     /// `false` for jobs that manage their own transaction (migrations, VACUUM); they run alone.
     let isTransactional: Bool
     private let state: Mutex<State>
 
     init(isTransactional: Bool = true, body: @escaping (Connection) throws -> Void) {
         self.isTransactional = isTransactional
-        self.body = body
+        self.bodyStorage = body
         self.state = Mutex(State())
+    }
+
+    /// Runs the body on the connection thread.
+    func run(_ connection: Connection) throws {
+        try bodyStorage?(connection)
     }
 
     /// Sets the completion. Call before the job is enqueued.
@@ -69,6 +75,7 @@ final class Job: Sendable {
 
     /// Delivers the outcome exactly once.
     func finish(_ error: Error?) {
+        bodyStorage = nil
         let finish = state.withLock { state -> (@Sendable (Error?) -> Void)? in
             state.phase = .finished
             state.connection = nil

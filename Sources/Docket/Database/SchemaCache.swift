@@ -8,6 +8,14 @@ public struct TableInfo: Sendable, Hashable {
         public let hasDefault: Bool
         /// 1-based position in the primary key, 0 when not part of it.
         public let primaryKeyIndex: Int
+
+        public init(name: String, declaredType: String, notNull: Bool, hasDefault: Bool, primaryKeyIndex: Int) {
+            self.name = name
+            self.declaredType = declaredType
+            self.notNull = notNull
+            self.hasDefault = hasDefault
+            self.primaryKeyIndex = primaryKeyIndex
+        }
     }
     /// One foreign key: `columns` of this table reference `parentColumns` of `parentTable`.
     public struct ForeignKey: Sendable, Hashable {
@@ -15,10 +23,22 @@ public struct TableInfo: Sendable, Hashable {
         public let columns: [String]
         /// Empty when the key references the parent's primary key implicitly.
         public let parentColumns: [String]
+
+        public init(parentTable: String, columns: [String], parentColumns: [String]) {
+            self.parentTable = parentTable
+            self.columns = columns
+            self.parentColumns = parentColumns
+        }
     }
     public let name: String
     public let columns: [Column]
     public let foreignKeys: [ForeignKey]
+
+    public init(name: String, columns: [Column], foreignKeys: [ForeignKey]) {
+        self.name = name
+        self.columns = columns
+        self.foreignKeys = foreignKeys
+    }
 
     public func column(named name: String) -> Column? { columns.first { $0.name == name } }
     /// `true` when the table's primary key is its rowid alias (`INTEGER PRIMARY KEY`).

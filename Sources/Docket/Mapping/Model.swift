@@ -31,7 +31,7 @@ public protocol Model: Codable, Sendable, Identifiable where ID: PrimaryKeyValue
     static var mappingOptions: MappingOptions { get }
     /// An integer version property for optimistic concurrency, or `nil` (default). Updates and
     /// deletes then check the version they loaded and bump it:
-    /// `static let version: WritableKeyPath<Book, Int>? = \.version`.
+    /// `static var version: WritableKeyPath<Book, Int>? { \.version }`.
     static var version: WritableKeyPath<Self, Int>? { get }
 }
 

@@ -21,7 +21,18 @@ final class ModelEncoder<M: Model>: Encoder {
         return encoder
     }()
 
-    init() { snapshot = layout.snapshot }
+    init() {
+        snapshot = layout.snapshot
+        // The primary key always has a slot, even while every value seen had it nil (skipped by the
+        // synthesized encodeIfPresent): the unit of work binds generated keys there.
+        ensureKeys([M.primaryKeyCodingKey])
+    }
+
+    /// Gives `keys` slots now (foreign keys linked to generated keys, which encode as nil until then).
+    func ensureKeys(_ keys: [String]) {
+        guard keys.contains(where: { snapshot.slotByKey[$0] == nil }) else { return }
+        snapshot = layout.merge(keys: keys, naming: M.columnNaming)
+    }
 
     /// Encodes one model. The result's slots follow `columns`.
     func encode(_ model: M) throws -> EncodedRow {

@@ -18,6 +18,11 @@ public struct RowChange: Sendable {
         public let slot: Int
         /// The index, in the plan's changes, of the parent insert.
         public let parent: Int
+
+        public init(slot: Int, parent: Int) {
+            self.slot = slot
+            self.parent = parent
+        }
     }
 
     /// Position in the unit of work's queue (0-based); errors name it.
@@ -40,6 +45,23 @@ public struct RowChange: Sendable {
     public var links: [Link]
     /// Slot of the version column, for optimistic concurrency.
     public let versionSlot: Int?
+
+    public init(
+        index: Int, kind: Kind, table: String, model: String, columns: [String], values: [DatabaseValue],
+        snapshot: [DatabaseValue]?, keySlot: Int, generatesKey: Bool, links: [Link], versionSlot: Int?
+    ) {
+        self.index = index
+        self.kind = kind
+        self.table = table
+        self.model = model
+        self.columns = columns
+        self.values = values
+        self.snapshot = snapshot
+        self.keySlot = keySlot
+        self.generatesKey = generatesKey
+        self.links = links
+        self.versionSlot = versionSlot
+    }
 
     /// The primary key value (`.null` while it is to be generated).
     public var key: DatabaseValue { values[keySlot] }

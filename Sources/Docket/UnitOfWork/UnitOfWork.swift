@@ -86,6 +86,26 @@ public final class UnitOfWork {
         return handle
     }
 
+    /// Links a foreign key of an already queued insert to another queued insert, e.g. to close a
+    /// cycle: `users.favorite_post_id` ↔ `posts.user_id`. The flush orders the two rows and, when
+    /// they wait for each other, inserts the nullable side as NULL and sets it afterwards.
+    ///
+    /// ```swift
+    /// let user = uow.insert(User(name: "ada"))
+    /// let post = uow.insert(Post(title: "Hello"), linking: \.userID, to: user)
+    /// uow.link(user, \.favoritePostID, to: post)
+    /// // INSERT INTO "users" … (favorite_post_id NULL); INSERT INTO "posts" …;
+    /// // UPDATE "users" SET "favorite_post_id" = ? WHERE "id" = ?
+    /// ```
+    public func link<M: Model, P: Model, V: IntegerKeyValue>(
+        _ child: Inserted<M>, _ keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
+    ) {
+        guard let queued = queue.lazy.compactMap({ $0 as? Queued<M> }).first(where: { $0.handle === child }) else {
+            preconditionFailure("link(_:_:to:): the child is not an insert queued in this unit of work")
+        }
+        queued.links.append(link(keyPath, to: parent))
+    }
+
     private func link<M: Model, P: Model, V: IntegerKeyValue>(
         _ keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
     ) -> Link<M> {
@@ -266,10 +286,18 @@ public final class UnitOfWork {
     private func prepareCommit() throws -> Batch? {
         guard !queue.isEmpty else { return nil }
         var context = EncodingContext(identityMap: identityMap)
-        for (position, entry) in queue.enumerated() { context.positions[ObjectIdentifier(entry)] = position }
+        for (position, entry) in queue.enumerated() {
+            if let handle = entry.handleObject { context.positions[ObjectIdentifier(handle)] = position }
+        }
         var changes: [RowChange] = []
         changes.reserveCapacity(queue.count)
         for (position, entry) in queue.enumerated() { changes.append(try entry.encode(position: position, context: &context)) }
+        // Updates with no net change write nothing: when that is all there is, skip the write job.
+        if changes.allSatisfy({ $0.kind == .update && FlushPlanner.changedSlots($0).isEmpty }) {
+            queue.removeAll()
+            queuedUpdates.removeAll()
+            return nil
+        }
         // A type's layout may have grown while its rows were encoded: pad earlier rows to it.
         for i in changes.indices {
             if let columns = context.finalColumns[changes[i].table + "\u{0}" + changes[i].model],
@@ -330,6 +358,8 @@ struct EncodingContext {
 
 /// A queued change of some model type.
 protocol QueuedChange: AnyObject {
+    /// The ``Inserted`` handle of an insert or upsert, which children link to.
+    var handleObject: AnyObject? { get }
     func encode(position: Int, context: inout EncodingContext) throws -> RowChange
     func apply(_ result: FlushResult, change: RowChange, identityMap: inout [IdentityKey: IdentityEntry])
     /// Captures the entry's mutable state; calling the result restores it (nested scopes).
@@ -378,6 +408,8 @@ final class Queued<M: Model>: QueuedChange {
         self.links = links
     }
 
+    var handleObject: AnyObject? { handle }
+
     func checkpoint() -> () -> Void {
         let saved = model
         return { self.model = saved }
@@ -393,6 +425,10 @@ final class Queued<M: Model>: QueuedChange {
             link.set(&model, key)
             return true
         }
+        // Linked and version columns may encode as nil (and so be unknown to the layout) until set.
+        let linkKeys = try links.map { try $0.codingKey(model) }
+        let versionKey = try M.version.map { try KeyPathColumn.codingKey(of: $0, sample: model) }
+        encoder.ensureKeys(linkKeys + (versionKey.map { [$0] } ?? []))
         let values = try encoder.encode(model).values
         let keys = encoder.keys
         let keySlot = keys.firstIndex(of: M.primaryKeyCodingKey)
@@ -421,16 +457,11 @@ final class Queued<M: Model>: QueuedChange {
             guard let parent = context.positions[ObjectIdentifier(link.parent.object)] else {
                 throw UnitOfWorkError.missingParent(change: label, parent: link.parent.label())
             }
-            let key = try link.codingKey(model)
-            guard let slot = encoder.keys.firstIndex(of: key) else { continue }
+            guard let slot = encoder.keys.firstIndex(of: linkKeys[i]) else { continue }
             rowLinks.append(RowChange.Link(slot: slot, parent: parent))
             encodedLinks.append(i)
         }
-        var versionSlot: Int?
-        if let version = M.version {
-            let key = try KeyPathColumn.codingKey(of: version, sample: model)
-            versionSlot = encoder.keys.firstIndex(of: key)
-        }
+        let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
         context.finalColumns[M.tableName + "\u{0}" + "\(M.self)"] = encoder.columns
         return RowChange(
             index: position, kind: kind, table: M.tableName, model: "\(M.self)", columns: encoder.columns,

@@ -178,7 +178,12 @@ enum FlushExecutor {
                     schema[table]?.foreignKeys.indices.contains(Int(id)) == true ? schema[table]!.foreignKeys[Int(id)] : nil
                 }
                 let change = plan.changes.first { $0.table == table && rowid != nil && keys[$0.index] == rowid }
-                var text = change.map { "\($0.label) in \(table)" } ?? "\(table) row \(rowid.map(String.init) ?? "?")"
+                var text =
+                    change.map { change in
+                        change.key.isNull && rowid != nil
+                            ? "\(change.model) #\(change.index + 1) (\(change.columns[change.keySlot]) \(rowid!)) in \(table)"
+                            : "\(change.label) in \(table)"
+                    } ?? "\(table) row \(rowid.map(String.init) ?? "?")"
                 if let fk, let change, let slot = change.columns.firstIndex(of: fk.columns[0]) {
                     let value = linkedValue(change, slot: slot, plan: plan, keys: keys)
                     text += " has \(fk.columns[0]) = \(value.sqlLiteral), but \(parent) has no such row"

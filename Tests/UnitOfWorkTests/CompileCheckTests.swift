@@ -12,7 +12,8 @@ import Testing
     func compile(_ source: String) throws -> (status: Int32, output: String) {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         let modules = binary.deletingLastPathComponent().appendingPathComponent("Modules").path
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-compile-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "docket-compile-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("main.swift")

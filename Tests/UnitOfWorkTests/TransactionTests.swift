@@ -8,7 +8,8 @@ import Testing
         try await fx.db.write {
             try $0.execute("INSERT INTO authors (id, name) VALUES (1, 'Ursula K. Le Guin')")
             try $0.execute(
-                "INSERT INTO books (id, author_id, title, isbn, pages) VALUES (1, 1, 'A Wizard of Earthsea', '978-0547773742', 183)")
+                "INSERT INTO books (id, author_id, title, isbn, pages) VALUES (1, 1, 'A Wizard of Earthsea', '978-0547773742', 183)"
+            )
         }
         fx.reset()
         return fx
@@ -33,7 +34,8 @@ import Testing
         book.title = "A Wizard of Earthsea (50th anniversary)"
         uow.update(book)
         try await uow.commit()
-        #expect(fx.writes == ["UPDATE \"books\" SET \"title\" = ?, \"version\" = ? WHERE \"id\" = ? AND \"version\" = ?"])
+        #expect(
+            fx.writes == ["UPDATE \"books\" SET \"title\" = ?, \"version\" = ? WHERE \"id\" = ? AND \"version\" = ?"])
         let stored = try await fx.db.read { try Book.find(1, in: $0) }
         #expect(stored?.title == "A Wizard of Earthsea (50th anniversary)")
         #expect(stored?.version == 1)
@@ -109,7 +111,8 @@ import Testing
         let uow = UnitOfWork(database: fx.db)
         let author = uow.insert(Author(name: "Becky Chambers"))
         let book = uow.insert(
-            Book(title: "The Long Way to a Small, Angry Planet", isbn: "978-0547773742"), linking: \.authorID, to: author)
+            Book(title: "The Long Way to a Small, Angry Planet", isbn: "978-0547773742"), linking: \.authorID,
+            to: author)
         let error = await #expect(throws: DatabaseError.self) { try await uow.commit() }
         #expect(error?.constraint?.kind == .unique)
         #expect(error?.constraint?.columns == ["isbn"])
@@ -142,7 +145,9 @@ import Testing
 
     @Test func givenNotNullAndCheckViolations_whenCommitting_thenErrorsNameTheConstraintAndTheChange() async throws {
         let fx = try await seeded()
-        try await fx.db.write { try $0.execute("CREATE TABLE shelves (id INTEGER PRIMARY KEY, name TEXT, size INTEGER CHECK (size > 0))") }
+        try await fx.db.write {
+            try $0.execute("CREATE TABLE shelves (id INTEGER PRIMARY KEY, name TEXT, size INTEGER CHECK (size > 0))")
+        }
         struct Shelf: Model {
             var id: Int64?
             var name: String?
@@ -207,8 +212,10 @@ import Testing
     @Test func givenUpserts_whenCommitting_thenConflictsUpdateOrAreLeftAlone() async throws {
         let fx = try await seeded()
         let uow = UnitOfWork(database: fx.db)
-        uow.upsert(Book(authorID: 1, title: "Earthsea (upserted)", isbn: "978-0547773742", pages: 200), onConflict: ["isbn"])
-        let created = uow.upsert(Book(authorID: 1, title: "Tehanu", isbn: "978-0689315954", pages: 226), onConflict: ["isbn"])
+        uow.upsert(
+            Book(authorID: 1, title: "Earthsea (upserted)", isbn: "978-0547773742", pages: 200), onConflict: ["isbn"])
+        let created = uow.upsert(
+            Book(authorID: 1, title: "Tehanu", isbn: "978-0689315954", pages: 226), onConflict: ["isbn"])
         uow.upsert(Author(id: 1, name: "ignored"), doNothing: true)
         try await uow.commit()
         let books = try await fx.db.read { try Book.all().order("id").fetchAll($0) }

@@ -71,7 +71,10 @@ enum FlushExecutor {
                 try statement.bind(change.key, at: index)
                 if let expected { try statement.bind(.integer(Int64(expected)), at: index + 1) }
                 try execute(statement, change, db)
-                if db.changes == 0 { throw UnitOfWorkError.staleWrite(change: change.label, table: table, key: change.key.sqlLiteral, expectedVersion: expected) }
+                if db.changes == 0 {
+                    throw UnitOfWorkError.staleWrite(
+                        change: change.label, table: table, key: change.key.sqlLiteral, expectedVersion: expected)
+                }
                 if let expected { result.versions[row] = expected + 1 }
             case .delete(let table, let rows):
                 for row in rows {
@@ -99,7 +102,8 @@ enum FlushExecutor {
                 guard case .upsert(let conflict, let doNothing) = change.kind else { continue }
                 let key = change.columns[change.keySlot]
                 let sql = cached(&sqlCache, .upsert(table, columns, conflict, doNothing)) {
-                    SQL.upsert(table, columns, conflict: conflict.isEmpty ? [key] : conflict, key: key, doNothing: doNothing)
+                    SQL.upsert(
+                        table, columns, conflict: conflict.isEmpty ? [key] : conflict, key: key, doNothing: doNothing)
                 }
                 let statement = try db.cachedStatement(sql)
                 try bindValues(change, plan: plan, keys: result.keys, to: statement)
@@ -129,7 +133,8 @@ enum FlushExecutor {
         return result
     }
 
-    private static func bindValues(_ change: RowChange, plan: FlushPlan, keys: [Int64?], to statement: Statement) throws {
+    private static func bindValues(_ change: RowChange, plan: FlushPlan, keys: [Int64?], to statement: Statement) throws
+    {
         for (slot, value) in change.values.enumerated() { try statement.bind(value, at: Int32(slot + 1)) }
         for link in change.links {
             try statement.bind(linkedValue(change, slot: link.slot, plan: plan, keys: keys), at: Int32(link.slot + 1))
@@ -169,13 +174,15 @@ enum FlushExecutor {
         var details: [String] = []
         let tables = Set(plan.changes.map(\.table)).sorted()
         for table in tables {
-            guard let rows = try? db.fetchAll("SELECT rowid, \"parent\", fkid FROM pragma_foreign_key_check(?)", [table])
+            guard
+                let rows = try? db.fetchAll("SELECT rowid, \"parent\", fkid FROM pragma_foreign_key_check(?)", [table])
             else { continue }
             for row in rows.prefix(10) {
                 let rowid = row.values[0].integerValue
                 let parent = row.values[1].textValue ?? "?"
                 let fk = row.values[2].integerValue.flatMap { id in
-                    schema[table]?.foreignKeys.indices.contains(Int(id)) == true ? schema[table]!.foreignKeys[Int(id)] : nil
+                    schema[table]?.foreignKeys.indices.contains(Int(id)) == true
+                        ? schema[table]!.foreignKeys[Int(id)] : nil
                 }
                 let change = plan.changes.first { $0.table == table && rowid != nil && keys[$0.index] == rowid }
                 var text =
@@ -195,7 +202,8 @@ enum FlushExecutor {
         }
         return DatabaseError(
             resultCode: SQLITE_CONSTRAINT, extendedResultCode: SQLITE_CONSTRAINT_FOREIGNKEY,
-            message: "FOREIGN KEY constraint failed: " + (details.isEmpty ? "a row references a missing parent" : details.joined(separator: "; ")))
+            message: "FOREIGN KEY constraint failed: "
+                + (details.isEmpty ? "a row references a missing parent" : details.joined(separator: "; ")))
     }
 
     private enum SQLShape: Hashable {
@@ -225,7 +233,8 @@ enum SQL {
     static func update(_ table: String, set columns: [String], key: String, version: String?) -> String {
         var assignments = columns.map { "\(quoteIdentifier($0)) = ?" }
         if let version { assignments.append("\(quoteIdentifier(version)) = ?") }
-        var sql = "UPDATE \(quoteIdentifier(table)) SET \(assignments.joined(separator: ", ")) WHERE \(quoteIdentifier(key)) = ?"
+        var sql =
+            "UPDATE \(quoteIdentifier(table)) SET \(assignments.joined(separator: ", ")) WHERE \(quoteIdentifier(key)) = ?"
         if let version { sql += " AND \(quoteIdentifier(version)) = ?" }
         return sql
     }
@@ -236,13 +245,16 @@ enum SQL {
         return sql
     }
 
-    static func upsert(_ table: String, _ columns: [String], conflict: [String], key: String, doNothing: Bool) -> String {
+    static func upsert(_ table: String, _ columns: [String], conflict: [String], key: String, doNothing: Bool) -> String
+    {
         var sql = insert(table, columns) + " ON CONFLICT (\(conflict.map(quoteIdentifier).joined(separator: ", "))) "
         let updated = columns.filter { !conflict.contains($0) && $0 != key }
         if doNothing || updated.isEmpty {
             sql += "DO NOTHING"
         } else {
-            sql += "DO UPDATE SET " + updated.map { "\(quoteIdentifier($0)) = excluded.\(quoteIdentifier($0))" }.joined(separator: ", ")
+            sql +=
+                "DO UPDATE SET "
+                + updated.map { "\(quoteIdentifier($0)) = excluded.\(quoteIdentifier($0))" }.joined(separator: ", ")
         }
         return sql + " RETURNING \(quoteIdentifier(key))"
     }

@@ -38,19 +38,23 @@ public struct FlushPlan: Sendable, CustomStringConvertible {
         for step in steps {
             switch step {
             case .insert(let table, let columns, let rows):
-                let head = "INSERT INTO \(quoteIdentifier(table)) (\(columns.map(quoteIdentifier).joined(separator: ", ")))"
+                let head =
+                    "INSERT INTO \(quoteIdentifier(table)) (\(columns.map(quoteIdentifier).joined(separator: ", ")))"
                 for row in rows { lines.append("\(head) — \(describe(row))") }
             case .update(let table, let columns, let row):
                 lines.append(
-                    "UPDATE \(quoteIdentifier(table)) SET \(columns.map(quoteIdentifier).joined(separator: ", ")) — \(describe(row))")
+                    "UPDATE \(quoteIdentifier(table)) SET \(columns.map(quoteIdentifier).joined(separator: ", ")) — \(describe(row))"
+                )
             case .delete(let table, let rows):
                 for row in rows { lines.append("DELETE FROM \(quoteIdentifier(table)) — \(describe(row))") }
             case .upsert(let table, let columns, let row):
                 lines.append(
-                    "UPSERT INTO \(quoteIdentifier(table)) (\(columns.map(quoteIdentifier).joined(separator: ", "))) — \(describe(row))")
+                    "UPSERT INTO \(quoteIdentifier(table)) (\(columns.map(quoteIdentifier).joined(separator: ", "))) — \(describe(row))"
+                )
             case .postUpdate(let table, let column, let row, let parent):
                 lines.append(
-                    "UPDATE \(quoteIdentifier(table)) SET \(quoteIdentifier(column)) — \(changes[row].label) (← key of #\(parent + 1), post-update)")
+                    "UPDATE \(quoteIdentifier(table)) SET \(quoteIdentifier(column)) — \(changes[row].label) (← key of #\(parent + 1), post-update)"
+                )
             }
         }
         return lines.enumerated().map { "\($0.offset + 1). \($0.element)" }.joined(separator: "\n")
@@ -61,10 +65,14 @@ public struct FlushPlan: Sendable, CustomStringConvertible {
         var text = change.label
         let links = change.links.filter { !(postUpdatedSlots[row]?.contains($0.slot) ?? false) }
         if !links.isEmpty {
-            text += " (" + links.map { "\(change.columns[$0.slot]) ← key of #\($0.parent + 1)" }.joined(separator: ", ") + ")"
+            text +=
+                " (" + links.map { "\(change.columns[$0.slot]) ← key of #\($0.parent + 1)" }.joined(separator: ", ")
+                + ")"
         }
         if let nulled = postUpdatedSlots[row], !nulled.isEmpty {
-            text += " [" + nulled.sorted().map { "\(change.columns[$0]) NULL until post-update" }.joined(separator: ", ") + "]"
+            text +=
+                " [" + nulled.sorted().map { "\(change.columns[$0]) NULL until post-update" }.joined(separator: ", ")
+                + "]"
         }
         return text
     }

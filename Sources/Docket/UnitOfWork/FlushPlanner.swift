@@ -122,7 +122,8 @@ public enum FlushPlanner {
                 throw FlushError.unbreakableCycle(
                     cycle.map { graph.edges[$0] }.map { edge in
                         let child = changes[edge.to]
-                        return "\(child.label) \(child.table).\(child.columns[edge.slot]) ← key of \(changes[edge.from].label)"
+                        return
+                            "\(child.label) \(child.table).\(child.columns[edge.slot]) ← key of \(changes[edge.from].label)"
                     })
             }
             for i in changes.indices where active[i] && !done[i] && graph.indegree[i] == 0 && !heap.contains(index: i) {

@@ -151,9 +151,11 @@ public final class UnitOfWork {
     /// // INSERT INTO "customers" (…) VALUES (…) ON CONFLICT ("email") DO UPDATE SET "name" = excluded."name" RETURNING "id"
     /// ```
     @discardableResult
-    public func upsert<M: Model>(_ model: M, onConflict columns: [String] = [], doNothing: Bool = false) -> Inserted<M> {
+    public func upsert<M: Model>(_ model: M, onConflict columns: [String] = [], doNothing: Bool = false) -> Inserted<M>
+    {
         let handle = Inserted(model)
-        queue.append(Queued(kind: .upsert(conflictColumns: columns, doNothing: doNothing), model: model, handle: handle))
+        queue.append(
+            Queued(kind: .upsert(conflictColumns: columns, doNothing: doNothing), model: model, handle: handle))
         return handle
     }
 
@@ -204,7 +206,9 @@ public final class UnitOfWork {
 
     /// The row with primary key `id`, from the identity map if this unit of work loaded it already
     /// (unless `refresh`), else from the database; it is then snapshotted for dirty tracking.
-    nonisolated(nonsending) public func find<M: Model>(_ type: M.Type, id: M.ID, refresh: Bool = false) async throws -> M? {
+    nonisolated(nonsending) public func find<M: Model>(_ type: M.Type, id: M.ID, refresh: Bool = false) async throws
+        -> M?
+    {
         let key = try IdentityKey(table: M.tableName, key: M.encodeKey(id))
         if !refresh, let model = identityMap[key]?.model as? M { return model }
         guard let loaded = try await database.read({ try M.find(id, in: $0) }) else { return nil }
@@ -291,7 +295,9 @@ public final class UnitOfWork {
         }
         var changes: [RowChange] = []
         changes.reserveCapacity(queue.count)
-        for (position, entry) in queue.enumerated() { changes.append(try entry.encode(position: position, context: &context)) }
+        for (position, entry) in queue.enumerated() {
+            changes.append(try entry.encode(position: position, context: &context))
+        }
         // Updates with no net change write nothing: when that is all there is, skip the write job.
         if changes.allSatisfy({ $0.kind == .update && FlushPlanner.changedSlots($0).isEmpty }) {
             queue.removeAll()
@@ -498,7 +504,9 @@ final class Queued<M: Model>: QueuedChange {
                 model[keyPath: version] = newVersion
                 if let slot = change.versionSlot { values[slot] = .integer(Int64(newVersion)) }
             }
-            if let identity = IdentityKey(model) { identityMap[identity] = IdentityEntry(model: model, snapshot: values) }
+            if let identity = IdentityKey(model) {
+                identityMap[identity] = IdentityEntry(model: model, snapshot: values)
+            }
         case .delete:
             if let identity = IdentityKey(model) { identityMap.removeValue(forKey: identity) }
         }

@@ -37,6 +37,15 @@ let package = Package(
             name: "UnitOfWorkTests",
             dependencies: ["Docket"]
         ),
+        .executableTarget(
+            name: "DocketCrashWorker",
+            dependencies: ["Docket"],
+            path: "Tests/Support/CrashWorker"
+        ),
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: ["Docket", "DocketCrashWorker"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

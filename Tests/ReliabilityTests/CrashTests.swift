@@ -1,0 +1,103 @@
+import Docket
+import Foundation
+import Testing
+
+/// Kills a process that is committing from many tasks, at random moments, and checks that every
+/// commit it acknowledged survived, whole, in an intact file.
+@Suite(.serialized) struct CrashTests {
+    static var workerPath: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.deletingLastPathComponent()
+            .appendingPathComponent("DocketCrashWorker").path
+    }
+
+    /// Runs one round: start the worker, let it commit for `milliseconds`, SIGKILL it, and return
+    /// the tags it acknowledged.
+    func round(database: String, tasks: Int, synchronous: String, milliseconds: Int) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.workerPath)
+        process.arguments = [database, String(tasks), synchronous]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let reader = stdout.fileHandleForReading
+        let collected = Collected()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { break }
+                collected.append(data)
+            }
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        done.wait()
+        #expect(process.terminationReason == .uncaughtSignal, "the worker exited on its own: \(collected.text)")
+        return collected.text.split(separator: "\n").compactMap { line in
+            line.hasPrefix("ack ") ? String(line.dropFirst(4)) : nil
+        }
+    }
+
+    @Test(arguments: ["normal", "full"])
+    func givenAProcessCommittingFrom32Tasks_whenKilledAtRandomMoments_thenEveryAcknowledgedCommitIsPresentAndWhole(
+        synchronous: String
+    ) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-crash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("crash.sqlite").path
+        var acknowledged: [String] = []
+        let rounds = 10  // per synchronous mode: 20 kills in all
+        for _ in 0..<rounds {
+            acknowledged += try round(
+                database: path, tasks: 32, synchronous: synchronous, milliseconds: Int.random(in: 150...600))
+        }
+        #expect(acknowledged.count > rounds, "the worker acknowledged too few commits to prove anything")
+
+        let db = try Database(path: path)
+        defer { db.close() }
+        let check = try db.read { try $0.scalar("PRAGMA integrity_check") }
+        #expect(check == .text("ok"))
+        let fkViolations = try db.read { try $0.fetchAll("PRAGMA foreign_key_check") }
+        #expect(fkViolations.isEmpty)
+        let names = try db.read { db in
+            Set(try db.fetchAll("SELECT name FROM authors").compactMap { $0.values[0].textValue })
+        }
+        let missing = acknowledged.filter { !names.contains($0) }
+        #expect(missing.isEmpty, "acknowledged but lost: \(missing.prefix(5))")
+        // No unit of work is partly applied: every author has exactly its two books, and no book is alone.
+        let partial = try db.read {
+            try $0.scalar(
+                """
+                SELECT count(*) FROM authors a
+                WHERE (SELECT count(*) FROM books b WHERE b.author_id = a.id
+                       AND b.title IN (a.name || '/a', a.name || '/b')) <> 2
+                """)
+        }
+        #expect(partial == .integer(0))
+        let books = try db.read { try $0.scalar("SELECT count(*) FROM books").integerValue ?? -1 }
+        #expect(books == Int64(names.count * 2))
+    }
+}
+
+/// Output read from the worker's pipe on another thread.
+final class Collected: @unchecked Sendable {
+    // Guarded by `lock`.
+    private var data = Data()
+    private let lock = NSLock()
+
+    func append(_ chunk: Data) {
+        lock.lock()
+        data.append(chunk)
+        lock.unlock()
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,66 @@
+import Docket
+import Foundation
+
+/// A process that commits units of work from many tasks until it is killed. Reliability tests
+/// start it, read the commits it acknowledges, SIGKILL it at a random moment, and check the file.
+///
+/// Usage: `docket-crash-worker <database path> <tasks> [synchronous: normal|full]`.
+/// Each unit of work inserts one author and two books linked to it, all carrying the commit's tag;
+/// after `commit()` returns, the worker prints `ack <tag>` and flushes stdout.
+struct Author: Model {
+    var id: Int64?
+    var name: String
+}
+
+struct Book: Model {
+    var id: Int64?
+    var authorID: Int64?
+    var title: String
+    static let columnNaming = ColumnNaming.snakeCase
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3, let tasks = Int(arguments[2]) else {
+    FileHandle.standardError.write(Data("usage: docket-crash-worker <database> <tasks> [normal|full]\n".utf8))
+    exit(2)
+}
+var configuration = Configuration()
+configuration.synchronous = arguments.count > 3 && arguments[3] == "full" ? .full : .normal
+let db = try Database(path: arguments[1], configuration: configuration)
+try await db.write { db in
+    try db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        CREATE TABLE IF NOT EXISTS books (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES authors(id),
+                                          title TEXT NOT NULL);
+        """)
+}
+/// Writes a line straight to the pipe (unbuffered, one write(2) under PIPE_BUF bytes, so lines from
+/// concurrent tasks never interleave and nothing sits in a buffer when the process is killed).
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+emit("ready")
+await withTaskGroup(of: Void.self) { group in
+    for task in 0..<tasks {
+        group.addTask {
+            var n = 0
+            while true {
+                n += 1
+                let tag = "\(ProcessInfo.processInfo.processIdentifier)-\(task)-\(n)"
+                do {
+                    try await withUnitOfWork(db) { uow in
+                        let author = uow.insert(Author(name: tag))
+                        uow.insert(Book(title: tag + "/a"), linking: \.authorID, to: author)
+                        uow.insert(Book(title: tag + "/b"), linking: \.authorID, to: author)
+                    }
+                    emit("ack \(tag)")
+                } catch {
+                    FileHandle.standardError.write(Data("commit failed: \(error)\n".utf8))
+                    exit(3)
+                }
+            }
+        }
+    }
+}

@@ -42,9 +42,14 @@ let package = Package(
             dependencies: ["Docket"],
             path: "Tests/Support/CrashWorker"
         ),
+        .target(
+            name: "CFaultVFS",
+            dependencies: ["CSQLite"],
+            path: "Tests/Support/CFaultVFS"
+        ),
         .testTarget(
             name: "ReliabilityTests",
-            dependencies: ["Docket", "DocketCrashWorker"]
+            dependencies: ["Docket", "DocketCrashWorker", "CFaultVFS", "CSQLite"]
         ),
     ],
     swiftLanguageModes: [.v6]

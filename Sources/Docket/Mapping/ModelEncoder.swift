@@ -92,7 +92,15 @@ enum ValueEncoding {
         if T.self == Date.self {
             let date = unsafeBitCast(value, to: Date.self)
             switch options.dateStrategy {
-            case .iso8601: return .text(DateText.format(date))
+            case .iso8601:
+                // Four-digit years only: DateText would write year 10000 as 0000, and a negative year
+                // as text that neither sorts nor parses.
+                guard DateText.representableRange.contains(date.timeIntervalSince1970) else {
+                    throw fail(
+                        "\(date) is outside years 0000–9999, which ISO-8601 text stores; use the "
+                            + ".unixEpochSeconds or .unixEpochMilliseconds date strategy")
+                }
+                return .text(DateText.format(date))
             case .unixEpochSeconds: return .real(date.timeIntervalSince1970)
             case .unixEpochMilliseconds: return .integer(Int64((date.timeIntervalSince1970 * 1000).rounded()))
             }

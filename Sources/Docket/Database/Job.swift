@@ -15,20 +15,21 @@ final class Job: Sendable {
         // The running connection, kept only to interrupt it; it is touched from another thread
         // through `interrupt()`, which uses an atomic flag and `sqlite3_interrupt`, both thread-safe.
         nonisolated(unsafe) var connection: Connection?
+        // The work, released when the job finishes (see `finish`); it runs only on the connection
+        // thread that dequeued the job, so the unchecked transfer is safe.
+        nonisolated(unsafe) var body: ((Connection) throws -> Void)?
     }
     private enum Phase { case pending, running, finished }
 
-    // The body runs only on the connection thread that dequeued the job; the closure is never
-    // shared between threads, so the unchecked transfer is safe.
-    nonisolated(unsafe) let body: (Connection) throws -> Void
+    /// The work to run on the connection; a no-op once the job finished.
+    var body: (Connection) throws -> Void { state.withLock { $0.body } ?? { _ in } }
     /// `false` for jobs that manage their own transaction (migrations, VACUUM); they run alone.
     let isTransactional: Bool
     private let state: Mutex<State>
 
     init(isTransactional: Bool = true, body: @escaping (Connection) throws -> Void) {
         self.isTransactional = isTransactional
-        self.body = body
-        self.state = Mutex(State())
+        self.state = Mutex(State(body: body))
     }
 
     /// Sets the completion. Call before the job is enqueued.
@@ -67,11 +68,16 @@ final class Job: Sendable {
         }
     }
 
-    /// Delivers the outcome exactly once.
+    /// Releases the body, then delivers the outcome exactly once.
+    ///
+    /// The body must be gone before the caller wakes: the blocking API wraps a non-escaping closure
+    /// with `withoutActuallyEscaping`, which traps if the closure is still referenced when it
+    /// returns, and the queue and the writer loop may still hold this job.
     func finish(_ error: Error?) {
         let finish = state.withLock { state -> (@Sendable (Error?) -> Void)? in
             state.phase = .finished
             state.connection = nil
+            state.body = nil
             defer { state.finish = nil }
             return state.finish
         }

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import Synchronization
 
@@ -74,14 +75,20 @@ final class Job: Sendable {
     /// with `withoutActuallyEscaping`, which traps if the closure is still referenced when it
     /// returns, and the queue and the writer loop may still hold this job.
     func finish(_ error: Error?) {
-        let finish = state.withLock { state -> (@Sendable (Error?) -> Void)? in
+        let (deliver, wasCancelled) = state.withLock { state -> ((@Sendable (Error?) -> Void)?, Bool) in
             state.phase = .finished
             state.connection = nil
             state.body = nil
             defer { state.finish = nil }
-            return state.finish
+            return (state.finish, state.cancelled)
         }
-        finish?(error)
+        // The interrupt that this job's own cancellation caused is reported as what it is, so that
+        // a cancelled task sees CancellationError, as `Database.write` documents.
+        if wasCancelled, let error = error as? DatabaseError, error.resultCode == SQLITE_INTERRUPT {
+            deliver?(CancellationError())
+        } else {
+            deliver?(error)
+        }
     }
 }
 

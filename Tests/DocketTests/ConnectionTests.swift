@@ -131,7 +131,8 @@ import Testing
     @Test func givenAFolderThatDoesNotExist_whenOpening_thenTheErrorNamesTheFolder() throws {
         let folder = "/tmp/docket-missing-\(UUID().uuidString)"
         let error = #expect(throws: DatabaseError.self) { try Database(path: "\(folder)/app.sqlite") }
-        #expect(error?.message == "unable to open database file \(folder)/app.sqlite: the folder \(folder) does not exist")
+        #expect(
+            error?.message == "unable to open database file \(folder)/app.sqlite: the folder \(folder) does not exist")
         #expect(error?.codeName.hasPrefix("SQLITE_CANTOPEN") == true)
         #expect(!FileManager.default.fileExists(atPath: folder))
     }

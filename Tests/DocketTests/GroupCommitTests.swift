@@ -85,7 +85,8 @@ import Testing
     }
 
     @Test func givenAMaximumOfTwoJobsPerGroup_whenFiveJobsWait_thenTransactionsHoldAtMostTwo() async throws {
-        let (outcomes, rows, sql) = try await Self.run(GroupCommit(maximumJobs: 2, maximumDuration: .seconds(30)),
+        let (outcomes, rows, sql) = try await Self.run(
+            GroupCommit(maximumJobs: 2, maximumDuration: .seconds(30)),
             waiting: 5, failing: [])
         #expect(outcomes.values.allSatisfy { $0 == nil })
         #expect(rows == [0, 1, 2, 3, 4, 5])

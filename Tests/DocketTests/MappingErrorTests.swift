@@ -6,7 +6,10 @@ import Testing
 /// the user sees and on the database being left unchanged.
 @Suite struct MappingErrorTests {
     enum Genre: String, Codable { case fiction, essay }
-    enum Priority: Int, Codable { case low = 1, high = 9 }
+    enum Priority: Int, Codable {
+        case low = 1
+        case high = 9
+    }
 
     struct Book: Model, Equatable {
         var id: Int64?
@@ -25,7 +28,8 @@ import Testing
         CREATE TABLE books (id INTEGER PRIMARY KEY, title, pages, copies, inPrint, genre, priority, published, isbn,
         weight)
         """
-    static let validRow = "'Dune', 412, 3, 1, 'fiction', 9, '2024-05-01T12:30:00.250Z', "
+    static let validRow =
+        "'Dune', 412, 3, 1, 'fiction', 9, '2024-05-01T12:30:00.250Z', "
         + "'00112233-4455-6677-8899-AABBCCDDEEFF', 0.5"
 
     /// A database holding one valid book, then `UPDATE books SET <assignment>`.
@@ -138,7 +142,9 @@ import Testing
     @Test func givenABlobOfTheWrongSizeInAUUIDColumn_whenDecoded_thenTheErrorSaysWhatIsExpected() async throws {
         let message = try await Self.decodingError(after: "isbn = x'0011'")
         #expect(
-            message == "books.isbn holds BLOB (2 bytes); Book.isbn expects UUID (expected a UUID as text or a 16-byte blob)")
+            message
+                == "books.isbn holds BLOB (2 bytes); Book.isbn expects UUID (expected a UUID as text or a 16-byte blob)"
+        )
     }
 
     struct Shelf: Model {
@@ -155,7 +161,9 @@ import Testing
             try db.execute(#"INSERT INTO shelves (size) VALUES ('{"width": "wide"}')"#)
         }
         let error = await #expect(throws: MappingError.self) { try await db.read { try Shelf.fetchAll($0) } }
-        #expect(error?.message.hasPrefix(#"shelves.size holds TEXT '{"width": "wide"}'; Shelf.size expects Dimensions ("#) == true)
+        #expect(
+            error?.message.hasPrefix(#"shelves.size holds TEXT '{"width": "wide"}'; Shelf.size expects Dimensions ("#)
+                == true)
         #expect(error?.message.contains("width") == true)
     }
 
@@ -172,7 +180,9 @@ import Testing
 
     static func encodingError(_ counter: Counter) async throws -> MappingError? {
         let db = try Database.temporary()
-        try await db.write { try $0.execute("CREATE TABLE counters (id INTEGER PRIMARY KEY, big, word, ratio, small, maybe)") }
+        try await db.write {
+            try $0.execute("CREATE TABLE counters (id INTEGER PRIMARY KEY, big, word, ratio, small, maybe)")
+        }
         let error = await #expect(throws: MappingError.self) {
             try await db.write { try $0.insertModel(counter) }
         }

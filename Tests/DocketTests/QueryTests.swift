@@ -167,7 +167,9 @@ import Testing
 
     @Test func givenAnOverriddenTableName_whenQuerying_thenThatTableIsRead() async throws {
         let db = try Database.temporary()
-        try await db.write { try $0.execute("CREATE TABLE people (id INTEGER PRIMARY KEY); INSERT INTO people VALUES (7)") }
+        try await db.write {
+            try $0.execute("CREATE TABLE people (id INTEGER PRIMARY KEY); INSERT INTO people VALUES (7)")
+        }
         let people = try await db.read { try Person.fetchAll($0).map(\.id) }
         #expect(people == [7])
         #expect(Person.all().sql == #"SELECT * FROM "people""#)

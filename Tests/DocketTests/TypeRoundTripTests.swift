@@ -199,7 +199,8 @@ import Testing
                 .text("0000-12-30T00:00:00.000Z"), .text("4001-01-01T00:00:00.000Z"),
             ])
         // Millisecond precision: the sub-millisecond part is rounded away, whole milliseconds are exact.
-        #expect(dates == [Self.quarterPast, Self.quarterPast, Date(timeIntervalSince1970: 0), .distantPast, .distantFuture])
+        #expect(
+            dates == [Self.quarterPast, Self.quarterPast, Date(timeIntervalSince1970: 0), .distantPast, .distantFuture])
     }
 
     @Test(arguments: [253_402_300_800.0, -62_167_219_201.0])
@@ -334,7 +335,10 @@ import Testing
     // MARK: Enums and optionals
 
     enum Genre: String, Codable { case fiction, essay }
-    enum Priority: Int, Codable { case low = 1, high = 9 }
+    enum Priority: Int, Codable {
+        case low = 1
+        case high = 9
+    }
 
     struct Item: Model, Equatable {
         var id: Int64?
@@ -356,7 +360,8 @@ import Testing
 
     @Test func givenRawValueEnums_whenStored_thenTheirRawValuesAreTheColumns() async throws {
         let db = try Database.temporary()
-        let item = Item(id: 1, genre: .essay, priority: .high, note: "n", count: 3, ratio: 0.5, due: Self.quarterPast,
+        let item = Item(
+            id: 1, genre: .essay, priority: .high, note: "n", count: 3, ratio: 0.5, due: Self.quarterPast,
             owner: UUID(), flags: ["a"], tier: .low)
         try await db.write { db in
             try db.execute(Self.createItems)
@@ -387,7 +392,8 @@ import Testing
 
     @Test func givenNilOptionals_whenStored_thenEveryColumnIsNULLEvenWithADefault() async throws {
         let db = try Database.temporary()
-        let empty = SparseItem(id: 1, genre: .fiction, priority: .low, note: nil, count: nil, ratio: nil, due: nil,
+        let empty = SparseItem(
+            id: 1, genre: .fiction, priority: .low, note: nil, count: nil, ratio: nil, due: nil,
             owner: nil, flags: nil, tier: nil)
         try await db.write { db in
             try db.execute(Self.createItems)
@@ -431,7 +437,10 @@ import Testing
             try db.insertModel(customer)
         }
         let (back, raw) = try await db.read { db in
-            (try Customer.find(1, in: db), try db.fetchOne("SELECT address, scores, extras, history FROM customers")?.values)
+            (
+                try Customer.find(1, in: db),
+                try db.fetchOne("SELECT address, scores, extras, history FROM customers")?.values
+            )
         }
         #expect(back == customer)
         #expect(
@@ -446,7 +455,8 @@ import Testing
         try await db.write { db in
             try db.execute(Self.createCustomers)
             try db.insertModel(
-                Customer(id: 1, address: Address(street: "1 Main", city: "Oslo", tags: []), scores: [1], extras: [:],
+                Customer(
+                    id: 1, address: Address(street: "1 Main", city: "Oslo", tags: []), scores: [1], extras: [:],
                     history: []))
         }
         try await db.write { db in

@@ -42,7 +42,8 @@ final class ModelDecoder<M: Model>: Decoder {
         } catch let error as MappingError {
             throw error
         } catch let error as DecodingError {
-            throw MappingError(model: "\(M.self)", column: nil, message: "could not decode \(M.self): \(describe(error))")
+            throw MappingError(
+                model: "\(M.self)", column: nil, message: "could not decode \(M.self): \(describe(error))")
         }
     }
 
@@ -211,7 +212,9 @@ private struct RowDecodingContainer<M: Model, Key: CodingKey>: KeyedDecodingCont
 
     private var statement: Statement { decoder.statement }
 
-    func contains(_ key: Key) -> Bool { decoder.statement.columnIndexByName[M.columnNaming.column(for: key.stringValue)] != nil }
+    func contains(_ key: Key) -> Bool {
+        decoder.statement.columnIndexByName[M.columnNaming.column(for: key.stringValue)] != nil
+    }
 
     func decodeNil(forKey key: Key) throws -> Bool {
         let column = decoder.column(for: key.stringValue)
@@ -230,7 +233,9 @@ private struct RowDecodingContainer<M: Model, Key: CodingKey>: KeyedDecodingCont
         throw decoder.mismatch(key.stringValue, column, expected: expected)
     }
 
-    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try integer(Int64.self, key, expected: "Bool") != 0 }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+        try integer(Int64.self, key, expected: "Bool") != 0
+    }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(Int.self, key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(Int8.self, key) }
     func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try integer(Int16.self, key) }

@@ -76,7 +76,8 @@ final class ModelEncoder<M: Model>: Encoder {
     func databaseValue<T: Encodable>(_ value: T, key: String) throws -> DatabaseValue {
         try ValueEncoding.databaseValue(
             value, options: M.mappingOptions, json: json,
-            fail: { MappingError(model: "\(M.self)", column: self.columnName(key), message: "\(M.self).\(key): \($0)") })
+            fail: { MappingError(model: "\(M.self)", column: self.columnName(key), message: "\(M.self).\(key): \($0)") }
+        )
     }
 }
 
@@ -125,7 +126,9 @@ enum ValueEncoding {
             let probe = SingleValueProbe(options: options)
             try value.encode(to: probe)
             if let captured = probe.captured, !probe.isComposite {
-                if case .real(let v) = captured, v.isNaN { throw fail("NaN cannot be stored: SQLite turns NaN into NULL") }
+                if case .real(let v) = captured, v.isNaN {
+                    throw fail("NaN cannot be stored: SQLite turns NaN into NULL")
+                }
                 return captured
             }
             if let error = probe.error { throw fail(error) }
@@ -286,13 +289,16 @@ private final class SingleValueProbe: Encoder, SingleValueEncodingContainer {
     func encode(_ value: UInt16) throws { captured = .integer(Int64(value)) }
     func encode(_ value: UInt32) throws { captured = .integer(Int64(value)) }
     func encode(_ value: UInt64) throws {
-        if let v = Int64(exactly: value) { captured = .integer(v) } else {
+        if let v = Int64(exactly: value) {
+            captured = .integer(v)
+        } else {
             error = "\(value) does not fit SQLite's INTEGER (Int64)"
         }
     }
     func encode<T: Encodable>(_ value: T) throws {
         captured = try ValueEncoding.databaseValue(
-            value, options: options, json: JSONEncoder(), fail: { MappingError(model: "\(T.self)", column: nil, message: $0) })
+            value, options: options, json: JSONEncoder(),
+            fail: { MappingError(model: "\(T.self)", column: nil, message: $0) })
     }
 }
 
@@ -313,7 +319,9 @@ private struct DiscardingUnkeyed: UnkeyedEncodingContainer {
     var count = 0
     mutating func encodeNil() throws { count += 1 }
     mutating func encode<T: Encodable>(_ value: T) throws { count += 1 }
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         KeyedEncodingContainer(DiscardingKeyed<NestedKey>())
     }
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { DiscardingUnkeyed() }

@@ -31,7 +31,11 @@ let package = Package(
         ),
         .testTarget(
             name: "DocketTests",
-            dependencies: ["Docket"]
+            dependencies: [
+                "Docket",
+                // Tests capture the SQL Docket logs through a swift-log handler.
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "UnitOfWorkTests",

@@ -14,7 +14,10 @@ public struct Configuration: Sendable {
     /// `normal` never corrupts the database and survives an application crash; a power loss may
     /// lose the last commits. `full` makes every commit durable across power loss.
     public enum Synchronous: String, Sendable {
-        case off = "OFF", normal = "NORMAL", full = "FULL", extra = "EXTRA"
+        case off = "OFF"
+        case normal = "NORMAL"
+        case full = "FULL"
+        case extra = "EXTRA"
     }
 
     /// Default: `.normal`.

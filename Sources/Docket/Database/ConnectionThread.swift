@@ -7,7 +7,10 @@ import Foundation
 /// must never block), and the connection is confined to this one thread for its whole life, so
 /// it never needs SQLite's own mutexes (https://sqlite.org/threadsafe.html).
 final class ConnectionThread: Sendable {
-    enum Role { case writer(GroupCommit), reader }
+    enum Role {
+        case writer(GroupCommit)
+        case reader
+    }
 
     let name: String
     private let queue: JobQueue
@@ -27,11 +30,13 @@ final class ConnectionThread: Sendable {
             threadID = pthread_self()
             do {
                 let connection = try Connection(
-                    path: path, configuration: configuration, readOnly: { if case .reader = role { true } else { false } }())
+                    path: path, configuration: configuration,
+                    readOnly: { if case .reader = role { true } else { false } }())
                 self.connection = connection
                 started.signal()
                 switch role {
-                case .writer(let groupCommit): WriterLoop(connection: connection, queue: queue, bounds: groupCommit).run()
+                case .writer(let groupCommit):
+                    WriterLoop(connection: connection, queue: queue, bounds: groupCommit).run()
                 case .reader: ReaderLoop(connection: connection, queue: queue).run()
                 }
                 self.connection = nil
@@ -86,7 +91,7 @@ private struct WriterLoop {
             let inSavepoint = !succeeded.isEmpty
             do {
                 if inSavepoint { try connection.execute("SAVEPOINT docket_job") }
-                try job.run(connection)
+                try job.body(connection)
                 if job.isCancelled { throw CancellationError() }
                 job.stopRunning()
                 if inSavepoint { try connection.execute("RELEASE docket_job") }
@@ -136,7 +141,7 @@ private struct WriterLoop {
     /// job never inherits a transaction.
     private func runAlone(_ job: Job) {
         do {
-            try job.run(connection)
+            try job.body(connection)
             job.stopRunning()
             if connection.isInTransaction {
                 rollback()
@@ -169,7 +174,7 @@ private struct ReaderLoop {
             do {
                 // BEGIN DEFERRED takes the snapshot at the first read and keeps it for the whole job.
                 try connection.execute("BEGIN DEFERRED")
-                try job.run(connection)
+                try job.body(connection)
                 job.stopRunning()
                 try connection.execute("COMMIT")
                 job.finish(nil)

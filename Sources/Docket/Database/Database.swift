@@ -138,7 +138,11 @@ public final class Database: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
                 job.onFinish { error in
-                    if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: box.value!) }
+                    if let error {
+                        continuation.resume(throwing: error)
+                    } else {
+                        continuation.resume(returning: box.value!)
+                    }
                 }
                 if !queue.enqueue(job) { job.finish(Self.closedError) }
             }

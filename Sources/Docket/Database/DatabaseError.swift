@@ -1,5 +1,5 @@
-import Foundation
 import CSQLite
+import Foundation
 
 /// An error reported by SQLite, with everything needed to act on it.
 ///
@@ -30,8 +30,10 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
         ConstraintViolation(extendedResultCode: extendedResultCode, message: message)
     }
 
-    public init(resultCode: Int32, extendedResultCode: Int32? = nil, message: String, sql: String? = nil,
-                context: String? = nil) {
+    public init(
+        resultCode: Int32, extendedResultCode: Int32? = nil, message: String, sql: String? = nil,
+        context: String? = nil
+    ) {
         self.resultCode = resultCode
         self.extendedResultCode = extendedResultCode ?? resultCode
         self.message = message
@@ -78,8 +80,13 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
 public struct ConstraintViolation: Sendable, Equatable {
     /// The kinds of constraint SQLite reports separately.
     public enum Kind: String, Sendable {
-        case unique = "UNIQUE", primaryKey = "PRIMARY KEY", notNull = "NOT NULL", check = "CHECK"
-        case foreignKey = "FOREIGN KEY", trigger = "TRIGGER", other = "constraint"
+        case unique = "UNIQUE"
+        case primaryKey = "PRIMARY KEY"
+        case notNull = "NOT NULL"
+        case check = "CHECK"
+        case foreignKey = "FOREIGN KEY"
+        case trigger = "TRIGGER"
+        case other = "constraint"
     }
     public let kind: Kind
     /// The table, when SQLite names it (UNIQUE, PRIMARY KEY, NOT NULL).
@@ -144,16 +151,28 @@ func resultCodeName(_ code: Int32) -> String {
 }
 
 // SQLite's extended result codes are C macros built from expressions, which Swift cannot import
-// (https://sqlite.org/rescode.html#extrc).
+// (https://sqlite.org/rescode.html#extrc). They keep SQLite's names, hence the lint exceptions.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_CONSTRAINT_CHECK: Int32 = SQLITE_CONSTRAINT | (1 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_CONSTRAINT_FOREIGNKEY: Int32 = SQLITE_CONSTRAINT | (3 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_CONSTRAINT_NOTNULL: Int32 = SQLITE_CONSTRAINT | (5 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_CONSTRAINT_PRIMARYKEY: Int32 = SQLITE_CONSTRAINT | (6 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_CONSTRAINT_TRIGGER: Int32 = SQLITE_CONSTRAINT | (7 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_CONSTRAINT_UNIQUE: Int32 = SQLITE_CONSTRAINT | (8 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_READONLY_DBMOVED: Int32 = SQLITE_READONLY | (4 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_IOERR_READ: Int32 = SQLITE_IOERR | (1 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_IOERR_WRITE: Int32 = SQLITE_IOERR | (3 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_IOERR_FSYNC: Int32 = SQLITE_IOERR | (4 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_BUSY_SNAPSHOT: Int32 = SQLITE_BUSY | (2 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_CANTOPEN_ISDIR: Int32 = SQLITE_CANTOPEN | (2 << 8)

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import Synchronization
 
@@ -15,26 +16,21 @@ final class Job: Sendable {
         // The running connection, kept only to interrupt it; it is touched from another thread
         // through `interrupt()`, which uses an atomic flag and `sqlite3_interrupt`, both thread-safe.
         nonisolated(unsafe) var connection: Connection?
+        // The work, released when the job finishes (see `finish`); it runs only on the connection
+        // thread that dequeued the job, so the unchecked transfer is safe.
+        nonisolated(unsafe) var body: ((Connection) throws -> Void)?
     }
     private enum Phase { case pending, running, finished }
 
-    // The body runs only on the connection thread that dequeued the job; the closure is never
-    // shared between threads, so the unchecked transfer is safe. It is released when the job
-    // finishes: the blocking API lends a non-escaping closure that must be gone by then.
-    nonisolated(unsafe) private var bodyStorage: ((Connection) throws -> Void)?
+    /// The work to run on the connection; a no-op once the job finished.
+    var body: (Connection) throws -> Void { state.withLock { $0.body } ?? { _ in } }
     /// `false` for jobs that manage their own transaction (migrations, VACUUM); they run alone.
     let isTransactional: Bool
     private let state: Mutex<State>
 
     init(isTransactional: Bool = true, body: @escaping (Connection) throws -> Void) {
         self.isTransactional = isTransactional
-        self.bodyStorage = body
-        self.state = Mutex(State())
-    }
-
-    /// Runs the body on the connection thread.
-    func run(_ connection: Connection) throws {
-        try bodyStorage?(connection)
+        self.state = Mutex(State(body: body))
     }
 
     /// Sets the completion. Call before the job is enqueued.
@@ -73,16 +69,26 @@ final class Job: Sendable {
         }
     }
 
-    /// Delivers the outcome exactly once.
+    /// Releases the body, then delivers the outcome exactly once.
+    ///
+    /// The body must be gone before the caller wakes: the blocking API wraps a non-escaping closure
+    /// with `withoutActuallyEscaping`, which traps if the closure is still referenced when it
+    /// returns, and the queue and the writer loop may still hold this job.
     func finish(_ error: Error?) {
-        bodyStorage = nil
-        let finish = state.withLock { state -> (@Sendable (Error?) -> Void)? in
+        let (deliver, wasCancelled) = state.withLock { state -> ((@Sendable (Error?) -> Void)?, Bool) in
             state.phase = .finished
             state.connection = nil
+            state.body = nil
             defer { state.finish = nil }
-            return state.finish
+            return (state.finish, state.cancelled)
         }
-        finish?(error)
+        // The interrupt that this job's own cancellation caused is reported as what it is, so that
+        // a cancelled task sees CancellationError, as `Database.write` documents.
+        if wasCancelled, let error = error as? DatabaseError, error.resultCode == SQLITE_INTERRUPT {
+            deliver?(CancellationError())
+        } else {
+            deliver?(error)
+        }
     }
 }
 

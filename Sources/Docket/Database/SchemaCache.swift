@@ -67,18 +67,22 @@ struct SchemaCache {
     }
 
     private static func load(_ name: String, on connection: Connection) throws -> TableInfo {
-        let columns = try connection.fetchAll("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo(?)", [name])
-            .map { row in
-                TableInfo.Column(
-                    name: row.values[0].textValue ?? "", declaredType: row.values[1].textValue ?? "",
-                    notNull: row.values[2] == .integer(1), hasDefault: !row.values[3].isNull,
-                    primaryKeyIndex: Int(row.values[4].integerValue ?? 0))
-            }
+        let columns = try connection.fetchAll(
+            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo(?)", [name]
+        )
+        .map { row in
+            TableInfo.Column(
+                name: row.values[0].textValue ?? "", declaredType: row.values[1].textValue ?? "",
+                notNull: row.values[2] == .integer(1), hasDefault: !row.values[3].isNull,
+                primaryKeyIndex: Int(row.values[4].integerValue ?? 0))
+        }
         guard !columns.isEmpty else {
             throw DatabaseError(resultCode: 1, message: "no such table: \(name)")
         }
         var keys: [Int64: (parent: String, from: [String], to: [String])] = [:]
-        for row in try connection.fetchAll("SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?) ORDER BY id, seq", [name]) {
+        for row in try connection.fetchAll(
+            "SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?) ORDER BY id, seq", [name])
+        {
             let id = row.values[0].integerValue ?? 0
             var key = keys[id] ?? (row.values[1].textValue ?? "", [], [])
             key.from.append(row.values[2].textValue ?? "")

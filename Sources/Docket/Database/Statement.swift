@@ -76,7 +76,9 @@ public final class Statement {
     @inline(__always) func bindBlob(_ data: Data, at index: Int32) -> Int32 {
         data.withUnsafeBytes { buffer in
             // A zero-length blob with a NULL pointer would bind NULL; zeroblob(0) keeps it a BLOB.
-            guard let base = buffer.baseAddress, buffer.count > 0 else { return sqlite3_bind_zeroblob(handle, index, 0) }
+            guard let base = buffer.baseAddress, buffer.count > 0 else {
+                return sqlite3_bind_zeroblob(handle, index, 0)
+            }
             return sqlite3_bind_blob(handle, index, base, Int32(buffer.count), sqliteTransient)
         }
     }

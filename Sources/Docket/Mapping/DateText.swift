@@ -7,6 +7,10 @@ import Foundation
 /// also accepts no fraction or up to 9 fraction digits, a `±HH:MM` offset, and a space instead
 /// of `T` (SQLite's own `datetime()` format, read as UTC).
 enum DateText {
+    /// Seconds since 1970 from 0000-01-01T00:00:00Z up to, not including, 10000-01-01T00:00:00Z:
+    /// the dates whose text has a four-digit year.
+    static let representableRange = -62_167_219_200.0..<253_402_300_800.0
+
     static func format(_ date: Date) -> String {
         // Nearest, not down: a Date is a Double counted from 2001, so a whole millisecond read back
         // can sit a hair below itself once shifted to 1970.

@@ -126,7 +126,8 @@ public struct MappingOptions: Sendable, Hashable {
         /// TEXT `2024-05-01T12:30:00.250Z`: UTC, rounded to the nearest millisecond. Sorts and
         /// compares correctly as text (years 0000–9999). Default.
         case iso8601
-        /// REAL seconds since 1970-01-01 UTC, full `Double` precision.
+        /// REAL seconds since 1970-01-01 UTC, to within a microsecond: seconds since 1970 have fewer
+        /// fraction bits than `Date`'s seconds since 2001, so a round trip is not always bit-exact.
         case unixEpochSeconds
         /// INTEGER milliseconds since 1970-01-01 UTC.
         case unixEpochMilliseconds

@@ -42,7 +42,8 @@ final class ModelDecoder<M: Model>: Decoder {
         } catch let error as MappingError {
             throw error
         } catch let error as DecodingError {
-            throw MappingError(model: "\(M.self)", column: nil, message: "could not decode \(M.self): \(describe(error))")
+            throw MappingError(
+                model: "\(M.self)", column: nil, message: "could not decode \(M.self): \(describe(error))")
         }
     }
 
@@ -67,7 +68,15 @@ final class ModelDecoder<M: Model>: Decoder {
 
     /// `books.pages holds TEXT 'abc'; Book.pages expects Int`.
     func mismatch(_ key: String, _ column: Int32, expected: String, detail: String? = nil) -> MappingError {
-        let held = column < 0 ? "no such column in the result" : "holds \(statement.value(column))"
+        let held: String
+        if column < 0 {
+            held = "is not in the result"
+        } else if statement.columnType(column) == SQLITE_TEXT, statement.text(column) == nil {
+            // `statement.value` hands invalid UTF-8 back as a BLOB; the column still holds TEXT.
+            held = "holds TEXT that is not valid UTF-8 (\(sqlite3_column_bytes(statement.handle, column)) bytes)"
+        } else {
+            held = "holds \(statement.value(column))"
+        }
         var message = "\(columnName(key)) \(held); \(M.self).\(key) expects \(expected)"
         if let detail { message += " (\(detail))" }
         return MappingError(model: "\(M.self)", column: columnName(key), message: message)
@@ -203,24 +212,30 @@ private struct RowDecodingContainer<M: Model, Key: CodingKey>: KeyedDecodingCont
 
     private var statement: Statement { decoder.statement }
 
-    func contains(_ key: Key) -> Bool { decoder.statement.columnIndexByName[M.columnNaming.column(for: key.stringValue)] != nil }
+    func contains(_ key: Key) -> Bool {
+        decoder.statement.columnIndexByName[M.columnNaming.column(for: key.stringValue)] != nil
+    }
 
     func decodeNil(forKey key: Key) throws -> Bool {
         let column = decoder.column(for: key.stringValue)
         return column < 0 || statement.columnType(column) == SQLITE_NULL
     }
 
-    @inline(__always) private func integer<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T {
+    @inline(__always) private func integer<T: FixedWidthInteger>(
+        _ type: T.Type, _ key: Key, expected: String = "\(T.self)"
+    ) throws -> T {
         let column = decoder.column(for: key.stringValue)
         if column >= 0, statement.columnType(column) == SQLITE_INTEGER {
             let n = statement.int64(column)
             if let v = T(exactly: n) { return v }
-            throw decoder.mismatch(key.stringValue, column, expected: "\(T.self)", detail: "out of range")
+            throw decoder.mismatch(key.stringValue, column, expected: expected, detail: "out of range")
         }
-        throw decoder.mismatch(key.stringValue, column, expected: "\(T.self)")
+        throw decoder.mismatch(key.stringValue, column, expected: expected)
     }
 
-    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try integer(Int64.self, key) != 0 }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+        try integer(Int64.self, key, expected: "Bool") != 0
+    }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(Int.self, key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(Int8.self, key) }
     func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try integer(Int16.self, key) }
@@ -232,7 +247,9 @@ private struct RowDecodingContainer<M: Model, Key: CodingKey>: KeyedDecodingCont
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(UInt32.self, key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(UInt64.self, key) }
 
-    func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try double(key, expected: "Double") }
+
+    private func double(_ key: Key, expected: String) throws -> Double {
         let column = decoder.column(for: key.stringValue)
         if column >= 0 {
             let type = statement.columnType(column)
@@ -240,15 +257,14 @@ private struct RowDecodingContainer<M: Model, Key: CodingKey>: KeyedDecodingCont
             // and aggregates such as sum(), as INTEGER.
             if type == SQLITE_FLOAT || type == SQLITE_INTEGER { return statement.double(column) }
         }
-        throw decoder.mismatch(key.stringValue, column, expected: "Double")
+        throw decoder.mismatch(key.stringValue, column, expected: expected)
     }
-    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { Float(try decode(Double.self, forKey: key)) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { Float(try double(key, expected: "Float")) }
 
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
         let column = decoder.column(for: key.stringValue)
         if column >= 0, statement.columnType(column) == SQLITE_TEXT {
             if let text = statement.text(column) { return text }
-            throw decoder.mismatch(key.stringValue, column, expected: "String", detail: "the text is not valid UTF-8")
         }
         throw decoder.mismatch(key.stringValue, column, expected: "String")
     }

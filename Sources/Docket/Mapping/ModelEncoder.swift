@@ -87,7 +87,8 @@ final class ModelEncoder<M: Model>: Encoder {
     func databaseValue<T: Encodable>(_ value: T, key: String) throws -> DatabaseValue {
         try ValueEncoding.databaseValue(
             value, options: M.mappingOptions, json: json,
-            fail: { MappingError(model: "\(M.self)", column: self.columnName(key), message: "\(M.self).\(key): \($0)") })
+            fail: { MappingError(model: "\(M.self)", column: self.columnName(key), message: "\(M.self).\(key): \($0)") }
+        )
     }
 }
 
@@ -103,7 +104,15 @@ enum ValueEncoding {
         if T.self == Date.self {
             let date = unsafeBitCast(value, to: Date.self)
             switch options.dateStrategy {
-            case .iso8601: return .text(DateText.format(date))
+            case .iso8601:
+                // Four-digit years only: DateText would write year 10000 as 0000, and a negative year
+                // as text that neither sorts nor parses.
+                guard DateText.representableRange.contains(date.timeIntervalSince1970) else {
+                    throw fail(
+                        "\(date) is outside years 0000–9999, which ISO-8601 text stores; use the "
+                            + ".unixEpochSeconds or .unixEpochMilliseconds date strategy")
+                }
+                return .text(DateText.format(date))
             case .unixEpochSeconds: return .real(date.timeIntervalSince1970)
             case .unixEpochMilliseconds: return .integer(Int64((date.timeIntervalSince1970 * 1000).rounded()))
             }
@@ -128,7 +137,9 @@ enum ValueEncoding {
             let probe = SingleValueProbe(options: options)
             try value.encode(to: probe)
             if let captured = probe.captured, !probe.isComposite {
-                if case .real(let v) = captured, v.isNaN { throw fail("NaN cannot be stored: SQLite turns NaN into NULL") }
+                if case .real(let v) = captured, v.isNaN {
+                    throw fail("NaN cannot be stored: SQLite turns NaN into NULL")
+                }
                 return captured
             }
             if let error = probe.error { throw fail(error) }
@@ -191,6 +202,55 @@ private struct RowContainer<M: Model, Key: CodingKey>: KeyedEncodingContainerPro
         set(try encoder.databaseValue(value, key: key.stringValue), key)
     }
 
+    // Synthesized `encode(to:)` calls `encodeIfPresent` for optionals, whose default skips `nil`
+    // entirely: the column would be missing from the layout learned from a first model with `nil`,
+    // and an insert would let a column DEFAULT replace the model's `nil`. A `nil` is a NULL column.
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type, forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
@@ -240,13 +300,16 @@ private final class SingleValueProbe: Encoder, SingleValueEncodingContainer {
     func encode(_ value: UInt16) throws { captured = .integer(Int64(value)) }
     func encode(_ value: UInt32) throws { captured = .integer(Int64(value)) }
     func encode(_ value: UInt64) throws {
-        if let v = Int64(exactly: value) { captured = .integer(v) } else {
+        if let v = Int64(exactly: value) {
+            captured = .integer(v)
+        } else {
             error = "\(value) does not fit SQLite's INTEGER (Int64)"
         }
     }
     func encode<T: Encodable>(_ value: T) throws {
         captured = try ValueEncoding.databaseValue(
-            value, options: options, json: JSONEncoder(), fail: { MappingError(model: "\(T.self)", column: nil, message: $0) })
+            value, options: options, json: JSONEncoder(),
+            fail: { MappingError(model: "\(T.self)", column: nil, message: $0) })
     }
 }
 
@@ -267,7 +330,9 @@ private struct DiscardingUnkeyed: UnkeyedEncodingContainer {
     var count = 0
     mutating func encodeNil() throws { count += 1 }
     mutating func encode<T: Encodable>(_ value: T) throws { count += 1 }
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         KeyedEncodingContainer(DiscardingKeyed<NestedKey>())
     }
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { DiscardingUnkeyed() }

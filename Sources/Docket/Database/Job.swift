@@ -18,17 +18,23 @@ final class Job: Sendable {
     }
     private enum Phase { case pending, running, finished }
 
-    // The body runs only on the connection thread that dequeued the job; the closure is never
-    // shared between threads, so the unchecked transfer is safe.
-    nonisolated(unsafe) let body: (Connection) throws -> Void
+    // The work runs only on the connection thread that dequeued the job, and is released by
+    // `finish` on that same thread after it ran (or on the enqueuing thread when it never ran); it
+    // is never touched by two threads at once, so the unchecked transfer is safe.
+    nonisolated(unsafe) private var work: ((Connection) throws -> Void)?
     /// `false` for jobs that manage their own transaction (migrations, VACUUM); they run alone.
     let isTransactional: Bool
     private let state: Mutex<State>
 
     init(isTransactional: Bool = true, body: @escaping (Connection) throws -> Void) {
         self.isTransactional = isTransactional
-        self.body = body
+        self.work = body
         self.state = Mutex(State())
+    }
+
+    /// Runs the job's work on `connection`.
+    func body(_ connection: Connection) throws {
+        try work?(connection)
     }
 
     /// Sets the completion. Call before the job is enqueued.
@@ -68,7 +74,12 @@ final class Job: Sendable {
     }
 
     /// Delivers the outcome exactly once.
+    ///
+    /// The work closure is released first: the blocking API wraps a non-escaping closure with
+    /// `withoutActuallyEscaping`, which traps if the closure is still referenced when the caller
+    /// resumes, and the queue may keep a finished job in its array until it compacts.
     func finish(_ error: Error?) {
+        work = nil
         let finish = state.withLock { state -> (@Sendable (Error?) -> Void)? in
             state.phase = .finished
             state.connection = nil

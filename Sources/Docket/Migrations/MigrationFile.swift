@@ -142,7 +142,7 @@ enum MigrationFile {
                     .missingDownSection,
                     "the file has no '-- migrate:down' section; add one that undoes the up section, "
                         + "or mark the migration '-- migrate:down irreversible'.",
-                    path: path, line: lines.count))
+                    path: path, line: (lines.lastIndex { !$0.isEmpty } ?? 0) + 1))
         }
         guard problems.isEmpty, let upStep else { return .failure(MigrationErrors(problems: problems)) }
         return .success(

@@ -61,7 +61,8 @@ struct LocationOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: path) else {
             let folder = (path as NSString).deletingLastPathComponent
             if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
-                throw Failure.cannotOpen(path, "unable to open database file \(path): the folder \(folder) does not exist")
+                throw Failure.cannotOpen(
+                    path, "unable to open database file \(path): the folder \(folder) does not exist")
             }
             return []
         }

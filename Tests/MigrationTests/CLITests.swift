@@ -42,7 +42,8 @@ import Testing
         try workspace.write("1_authors.sql", Self.authors)
         try workspace.write(
             "2_books.sql",
-            "-- migrate:up\nCREATE TABLE books (id INTEGER);\nINSERT INTO nope VALUES (1);\n-- migrate:down\nDROP TABLE books;\n")
+            "-- migrate:up\nCREATE TABLE books (id INTEGER);\nINSERT INTO nope VALUES (1);\n-- migrate:down\nDROP TABLE books;\n"
+        )
 
         let result = try docket(["migrate", "--database", workspace.database, "--migrations", workspace.migrations])
 
@@ -67,7 +68,9 @@ import Testing
         let folder = workspace.root.appendingPathComponent("no-such-folder").path
 
         for command in ["migrate", "status"] {
-            let result = try docket([command, "--database", folder + "/db.sqlite", "--migrations", workspace.migrations])
+            let result = try docket([
+                command, "--database", folder + "/db.sqlite", "--migrations", workspace.migrations,
+            ])
             #expect(result.status == 66, "\(command)")
             #expect(result.stderr.contains("the folder \(folder) does not exist"), "\(command): \(result.stderr)")
         }

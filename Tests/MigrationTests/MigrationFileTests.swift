@@ -16,7 +16,8 @@ import Testing
     @Test func givenFileNames_whenParsed_thenOnlyDigitsUnderscoreNameDotSqlAreAccepted() {
         #expect(MigrationFile.parseName("20261123124500_create_books.sql")! == (20_261_123_124_500, "create_books"))
         #expect(MigrationFile.parseName("007_add-index.v2.sql")! == (7, "add-index.v2"))
-        for bad in ["create_books.sql", "v1_books.sql", "1_.sql", "1-books.sql", "1_books.SQL", "1_two words.sql",
+        for bad in [
+            "create_books.sql", "v1_books.sql", "1_.sql", "1-books.sql", "1_books.SQL", "1_two words.sql",
             "99999999999999999999_too_big.sql",
         ] {
             #expect(MigrationFile.parseName(bad) == nil, "\(bad)")
@@ -81,7 +82,8 @@ import Testing
     }
 
     @Test func givenForeignKeysOffWithoutTransaction_whenParsed_thenItIsRefused() {
-        let found = problems("-- migrate:up transaction:false foreign_keys:off\nSELECT 1;\n-- migrate:down\nSELECT 2;\n")
+        let found = problems(
+            "-- migrate:up transaction:false foreign_keys:off\nSELECT 1;\n-- migrate:down\nSELECT 2;\n")
         #expect(found.first?.message.contains("needs a transaction") == true)
     }
 

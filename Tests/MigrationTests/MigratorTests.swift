@@ -5,7 +5,8 @@ import Testing
 /// The runner through its library API. Every refusal asserts the message and that the database
 /// is unchanged (`dump` before and after).
 @Suite struct MigratorTests {
-    static let authors = "-- migrate:up\nCREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
+    static let authors =
+        "-- migrate:up\nCREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
         + "-- migrate:down\nDROP TABLE authors;\n"
     static let books =
         "-- migrate:up\nCREATE TABLE books (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES authors(id));\n"
@@ -47,7 +48,8 @@ import Testing
         }
         #expect(throws: DatabaseError.self) {
             try db.write {
-                try $0.execute("INSERT INTO books (author_id, title, isbn, price, stock) VALUES (9, 'X', '978-2', 1, 1)")
+                try $0.execute(
+                    "INSERT INTO books (author_id, title, isbn, price, stock) VALUES (9, 'X', '978-2', 1, 1)")
             }
         }
         #expect(try db.read { try $0.scalar("SELECT version FROM books") } == .integer(0))
@@ -151,13 +153,16 @@ import Testing
         defer { workspace.remove() }
         try workspace.write("x_authors.sql", Self.authors)
         try workspace.write("2_books.sql", "-- migrate:up\nCREATE TABLE books (id INTEGER PRIMARY KEY);\n")
-        try workspace.write("3_trigger.sql", "-- migrate:up\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n-- migrate:down\n")
+        try workspace.write(
+            "3_trigger.sql", "-- migrate:up\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n-- migrate:down\n")
 
         let error = migrationError { try workspace.migrator().validate() }
 
         #expect(error?.kind == .invalidMigrations)
         #expect(
-            error?.problems.map(\.kind) == [.missingDownSection, .incompleteStatement, .missingDownSection, .malformedFileName])
+            error?.problems.map(\.kind) == [
+                .missingDownSection, .incompleteStatement, .missingDownSection, .malformedFileName,
+            ])
         #expect(error?.description.contains(workspace.path(of: "3_trigger.sql") + ":2: the statement") == true)
     }
 
@@ -188,14 +193,16 @@ import Testing
         let db = try workspace.open()
         defer { db.close() }
         try workspace.migrator().migrate(db)
-        try workspace.write("1_authors.sql", Self.authors.replacingOccurrences(of: "NOT NULL", with: "NOT NULL, bio TEXT"))
+        try workspace.write(
+            "1_authors.sql", Self.authors.replacingOccurrences(of: "NOT NULL", with: "NOT NULL, bio TEXT"))
         try workspace.write("2_books.sql", Self.books)
         let before = try dump(db)
 
         let error = migrationError { try workspace.migrator().migrate(db) }
 
         #expect(error?.kind == .modified)
-        #expect(error?.description.hasPrefix(workspace.path(of: "1_authors.sql") + ":1: the up section was edited") == true)
+        #expect(
+            error?.description.hasPrefix(workspace.path(of: "1_authors.sql") + ":1: the up section was edited") == true)
         #expect(try dump(db) == before)
         #expect(try workspace.migrator().status(db).map(\.state) == [.modified, .pending])
     }
@@ -208,7 +215,9 @@ import Testing
         let db = try workspace.open()
         defer { db.close() }
         try workspace.migrator().migrate(db)
-        try workspace.write("2_customers.sql", "-- migrate:up\nCREATE TABLE customers (id INTEGER);\n-- migrate:down\nDROP TABLE customers;\n")
+        try workspace.write(
+            "2_customers.sql",
+            "-- migrate:up\nCREATE TABLE customers (id INTEGER);\n-- migrate:down\nDROP TABLE customers;\n")
         let before = try dump(db)
 
         let error = migrationError { try workspace.migrator().migrate(db) }
@@ -241,7 +250,9 @@ import Testing
             -- migrate:down
             DROP TABLE books;
             """)
-        try workspace.write("3_customers.sql", "-- migrate:up\nCREATE TABLE customers (id INTEGER);\n-- migrate:down\nDROP TABLE customers;\n")
+        try workspace.write(
+            "3_customers.sql",
+            "-- migrate:up\nCREATE TABLE customers (id INTEGER);\n-- migrate:down\nDROP TABLE customers;\n")
         let db = try workspace.open()
         defer { db.close() }
         var progress: [Int64] = []
@@ -300,7 +311,9 @@ import Testing
 
         #expect(error?.kind == .foreignKeyViolation)
         let text = error?.description ?? ""
-        #expect(text.hasPrefix(workspace.path(of: "20261124000000_priced_books_only.sql") + ":1: the up section leaves 1 row"))
+        #expect(
+            text.hasPrefix(
+                workspace.path(of: "20261124000000_priced_books_only.sql") + ":1: the up section leaves 1 row"))
         #expect(text.contains("order_lines row 7 references a missing row of books"))
         #expect(text.contains("The migration was rolled back"))
         #expect(try dump(db) == before)
@@ -332,7 +345,9 @@ import Testing
         defer { workspace.remove() }
         try workspace.write("1_authors.sql", Self.authors)
         try workspace.write("2_books.sql", Self.books)
-        try workspace.write("3_customers.sql", "-- migrate:up\nCREATE TABLE customers (id INTEGER);\n-- migrate:down\nDROP TABLE customers;\n")
+        try workspace.write(
+            "3_customers.sql",
+            "-- migrate:up\nCREATE TABLE customers (id INTEGER);\n-- migrate:down\nDROP TABLE customers;\n")
         let db = try workspace.open()
         defer { db.close() }
         let migrator = try workspace.migrator()
@@ -359,8 +374,12 @@ import Testing
 
         let script = try migrator.dryRun(history: migrator.readHistory(db))
 
-        #expect(script.contains("PRAGMA foreign_keys = OFF;\nBEGIN IMMEDIATE;\nCREATE TABLE IF NOT EXISTS docket_migrations"))
-        #expect(script.contains("CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\nINSERT INTO docket_migrations"))
+        #expect(
+            script.contains(
+                "PRAGMA foreign_keys = OFF;\nBEGIN IMMEDIATE;\nCREATE TABLE IF NOT EXISTS docket_migrations"))
+        #expect(
+            script.contains(
+                "CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\nINSERT INTO docket_migrations"))
         #expect(script.contains("PRAGMA foreign_key_check;"))
         #expect(try dump(db) == before)
     }
@@ -395,7 +414,8 @@ import Testing
         let workspace = try Workspace()
         defer { workspace.remove() }
         try workspace.write("1_authors.sql", Self.authors)
-        try workspace.write("2_vacuum.sql", "-- migrate:up transaction:false\nVACUUM;\n-- migrate:down transaction:false\nVACUUM;\n")
+        try workspace.write(
+            "2_vacuum.sql", "-- migrate:up transaction:false\nVACUUM;\n-- migrate:down transaction:false\nVACUUM;\n")
         let db = try workspace.open()
         defer { db.close() }
 

@@ -45,7 +45,10 @@ import Testing
             INSERT INTO t VALUES ('a;b', "c;d"); /* x; y */ INSERT INTO t VALUES ([e;f]);
             -- trailing comment; with a semicolon
             """)
-        #expect(statements.map(\.sql) == ["INSERT INTO t VALUES ('a;b', \"c;d\");", "/* x; y */ INSERT INTO t VALUES ([e;f]);"])
+        #expect(
+            statements.map(\.sql) == [
+                "INSERT INTO t VALUES ('a;b', \"c;d\");", "/* x; y */ INSERT INTO t VALUES ([e;f]);",
+            ])
     }
 
     @Test func givenALastStatementWithoutSemicolon_whenSplit_thenItIsKept() throws {

@@ -25,12 +25,14 @@ struct Workspace {
 
     /// Removes `Migrations/<fileName>`.
     func delete(_ fileName: String) throws {
-        try FileManager.default.removeItem(at: root.appendingPathComponent("Migrations").appendingPathComponent(fileName))
+        try FileManager.default.removeItem(
+            at: root.appendingPathComponent("Migrations").appendingPathComponent(fileName))
     }
 
     /// Copies the repository's bookstore migrations into this workspace.
     func copyBookstoreMigrations() throws {
-        for file in try FileManager.default.contentsOfDirectory(atPath: bookstoreMigrations) where file.hasSuffix(".sql") {
+        for file in try FileManager.default.contentsOfDirectory(atPath: bookstoreMigrations)
+        where file.hasSuffix(".sql") {
             try FileManager.default.copyItem(
                 atPath: (bookstoreMigrations as NSString).appendingPathComponent(file),
                 toPath: (migrations as NSString).appendingPathComponent(file))

@@ -101,7 +101,8 @@ enum MigrationFile {
             case .success(let statements) where statements.isEmpty:
                 problems.append(
                     MigrationError(
-                        .missingUpSection, "the '-- migrate:up' section is empty; write the SQL that applies the change.",
+                        .missingUpSection,
+                        "the '-- migrate:up' section is empty; write the SQL that applies the change.",
                         path: path, line: up.markerLine))
             case .success(let statements):
                 upStep = MigrationStep(
@@ -146,7 +147,8 @@ enum MigrationFile {
         }
         guard problems.isEmpty, let upStep else { return .failure(MigrationErrors(problems: problems)) }
         return .success(
-            Migration(version: version, name: name, path: path, up: upStep, down: downStep, checksum: checksum,
+            Migration(
+                version: version, name: name, path: path, up: upStep, down: downStep, checksum: checksum,
                 downMarkerLine: sections.down?.markerLine))
     }
 

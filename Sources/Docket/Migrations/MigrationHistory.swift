@@ -105,6 +105,7 @@ enum MigrationHistory {
 
     /// `2026-11-23T12:45:00.123Z`: UTC, sortable, readable.
     static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        date.formatted(
+            .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 }

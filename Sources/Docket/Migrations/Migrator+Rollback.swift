@@ -62,7 +62,9 @@ extension Migrator {
                     try Self.run(
                         step, of: migration, direction: .down, on: connection, prepare: nil,
                         isDone: { try !MigrationHistory.contains($0, version: migration.version) },
-                        record: { connection, _ in try connection.execute(MigrationHistory.deleteSQL, [migration.version]) })
+                        record: { connection, _ in
+                            try connection.execute(MigrationHistory.deleteSQL, [migration.version])
+                        })
                 }
             } catch {
                 throw Self.failure(error, running: migration, direction: .down, after: runs)

@@ -58,7 +58,8 @@ public struct Migrator: Sendable {
             guard let data = FileManager.default.contents(atPath: path),
                 let contents = String(data: data, encoding: .utf8)
             else {
-                fileProblems.append(MigrationError(.malformedFile, "the file cannot be read as UTF-8 text.", path: path))
+                fileProblems.append(
+                    MigrationError(.malformedFile, "the file cannot be read as UTF-8 text.", path: path))
                 continue
             }
             switch MigrationFile.parse(path: path, version: version, name: name, contents: contents) {

@@ -95,7 +95,7 @@ enum MigrationFile {
         var downStep: MigrationStep?
         var checksum = ""
         if let up = sections.up {
-            let text = up.lines.joined(separator: "\n")
+            let text = sectionText(up.lines)
             checksum = Self.checksum(of: text)
             switch statements(of: up, text: text, path: path) {
             case .success(let statements) where statements.isEmpty:
@@ -115,7 +115,7 @@ enum MigrationFile {
                     .missingUpSection, "the file has no '-- migrate:up' section.", path: path, line: 1))
         }
         if let down = sections.down {
-            let text = down.lines.joined(separator: "\n")
+            let text = sectionText(down.lines)
             switch statements(of: down, text: text, path: path) {
             case .success(let statements) where down.irreversible:
                 if !statements.isEmpty {
@@ -164,6 +164,13 @@ enum MigrationFile {
                 while let last = line.last, last.isWhitespace { line.removeLast() }
                 return String(line)
             }
+    }
+
+    /// A section's lines as one text, without the blank lines that separate it from the next marker.
+    private static func sectionText(_ lines: [String]) -> String {
+        var lines = lines[...]
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        return lines.joined(separator: "\n")
     }
 
     /// The SHA-256 (hex) of a section's normalized text, ignoring blank lines at its start and end.

@@ -60,7 +60,3 @@ struct StatusCommand: ParsableCommand {
         }
     }
 }
-
-extension MigrationStatus.State: CaseIterable {
-    public static let allCases: [MigrationStatus.State] = [.applied, .pending, .modified, .missing]
-}

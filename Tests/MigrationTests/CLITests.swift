@@ -272,3 +272,46 @@ final class DocketProcess {
 func docket(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
     try DocketProcess(arguments, environment: environment).wait()
 }
+
+@Suite struct CLILockTests {
+    @Test func givenAnotherProcessHoldingTheWriteLock_whenMigratingWithNoBusyTimeout_thenExit75AndNothingChanges()
+        throws
+    {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        let blocker = try workspace.open()
+        defer { blocker.close() }
+        let before = try dump(blocker)
+        let result = try blocker.writeWithoutTransaction { connection -> ProcessResult in
+            try connection.execute("BEGIN IMMEDIATE")
+            defer { try? connection.execute("ROLLBACK") }
+            return try docket([
+                "migrate", "--busy-timeout", "0", "--database", workspace.database, "--migrations",
+                workspace.migrations,
+            ])
+        }
+
+        #expect(result.status == 75)
+        #expect(result.stderr.contains("database is locked (SQLITE_BUSY)"))
+        #expect(try dump(blocker) == before)
+    }
+
+    @Test func givenAMissingFile_whenShowingStatus_thenItIsListedAsMissing() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        try workspace.write("2_books.sql", MigratorTests.books)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        try workspace.delete("2_books.sql")
+
+        let status = try docket(["status"] + arguments)
+        let migrate = try docket(["migrate"] + arguments)
+
+        #expect(status.stdout.contains("missing  2  books"))
+        #expect(status.stdout.contains("1 applied, 1 missing."))
+        #expect(migrate.status == 0)
+        #expect(migrate.stderr.contains("warning: 2_books is applied but its file is gone"))
+    }
+}

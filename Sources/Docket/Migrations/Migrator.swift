@@ -248,7 +248,7 @@ struct Comparison {
 /// One line of `docket status`.
 public struct MigrationStatus: Sendable, Hashable, Codable {
     /// Where a migration stands.
-    public enum State: String, Sendable, Codable {
+    public enum State: String, Sendable, Codable, CaseIterable {
         /// Applied, and its file (if any) unchanged since.
         case applied
         /// Not applied yet.

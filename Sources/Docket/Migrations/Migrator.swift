@@ -132,11 +132,9 @@ public struct Migrator: Sendable {
         let byVersion = Dictionary(migrations.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
         let appliedVersions = Set(history.map(\.version))
         for applied in history {
-            guard let migration = byVersion[applied.version] else {
-                comparison.missing.append(applied)
-                continue
-            }
-            if let checksum = migration.checksum, let recorded = applied.checksum, checksum != recorded {
+            if let migration = byVersion[applied.version], let checksum = migration.checksum,
+                let recorded = applied.checksum, checksum != recorded
+            {
                 comparison.modified.append((applied, migration))
             }
         }
@@ -242,7 +240,6 @@ struct Comparison {
     var pending: [Migration] = []
     var outOfOrder: [Migration] = []
     var modified: [(AppliedMigration, Migration)] = []
-    var missing: [AppliedMigration] = []
 }
 
 /// One line of `docket status`.

@@ -7,9 +7,12 @@ let package = Package(
     products: [
         .library(name: "Docket", targets: ["Docket"]),
         .executable(name: "docket-sample", targets: ["DocketSample"]),
+        .executable(name: "docket", targets: ["DocketCLI"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2")
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -22,6 +25,14 @@ let package = Package(
             dependencies: [
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "DocketCLI",
+            dependencies: [
+                "Docket",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
@@ -54,6 +65,11 @@ let package = Package(
         .testTarget(
             name: "ReliabilityTests",
             dependencies: ["Docket", "DocketCrashWorker", "CFaultVFS", "CSQLite"]
+        ),
+        // Depends on DocketCLI so that `swift test` builds the `docket` binary the CLI tests run.
+        .testTarget(
+            name: "MigrationTests",
+            dependencies: ["Docket", "DocketCLI"]
         ),
     ],
     swiftLanguageModes: [.v6]

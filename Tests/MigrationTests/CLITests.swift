@@ -1,0 +1,317 @@
+import Docket
+import Foundation
+import Testing
+
+/// The built `docket` binary, run as a separate process against temporary folders, as a user would.
+@Suite struct CLITests {
+    static let authors = MigratorTests.authors
+    static let books = MigratorTests.books
+
+    @Test func givenTheBookstoreMigrations_whenMigratingThroughTheEnvironmentVariable_thenStatusShowsThemApplied()
+        throws
+    {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.copyBookstoreMigrations()
+        let environment = ["DOCKET_DATABASE": workspace.database]
+
+        let migrate = try docket(["migrate", "--migrations", workspace.migrations], environment: environment)
+
+        #expect(migrate.status == 0)
+        #expect(migrate.stdout.contains("Applied 20261123120000_create_authors in "))
+        #expect(migrate.stdout.contains("Applied 6 migrations in "))
+        #expect(migrate.stderr.isEmpty)
+        let again = try docket(["migrate", "--migrations", workspace.migrations], environment: environment)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("already up to date (latest migration: 20261123120500_rebuild_books)"))
+
+        let status = try docket(["status", "--json", "--migrations", workspace.migrations], environment: environment)
+        #expect(status.status == 0)
+        let document = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        let entries = document?["migrations"] as? [[String: Any]] ?? []
+        #expect(entries.count == 6)
+        #expect(entries.allSatisfy { $0["state"] as? String == "applied" })
+        #expect(entries.first?["version"] as? Int == 20_261_123_120_000)
+    }
+
+    @Test func givenAnSQLErrorInTheSecondMigration_whenMigrating_thenStderrNamesFileLineAndStatementAndExitIs1()
+        throws
+    {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        try workspace.write(
+            "2_books.sql",
+            "-- migrate:up\nCREATE TABLE books (id INTEGER);\nINSERT INTO nope VALUES (1);\n-- migrate:down\nDROP TABLE books;\n"
+        )
+
+        let result = try docket(["migrate", "--database", workspace.database, "--migrations", workspace.migrations])
+
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("Applied 1_authors in "))
+        #expect(
+            result.stderr.hasPrefix(
+                "error: \(workspace.path(of: "2_books.sql")):3: statement 2 of 2 of the up section failed: "
+                    + "no such table: nope (SQLITE_ERROR). The migration was rolled back"))
+        let db = try workspace.open()
+        defer { db.close() }
+        #expect(try appliedVersions(db) == [1])
+        #expect(try tableNames(db) == ["authors", "docket_migrations"])
+    }
+
+    @Test func givenADatabaseInAFolderThatDoesNotExist_whenMigrating_thenExit66NamesTheFolderAndCreatesNothing()
+        throws
+    {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        let folder = workspace.root.appendingPathComponent("no-such-folder").path
+
+        for command in ["migrate", "status"] {
+            let result = try docket([
+                command, "--database", folder + "/db.sqlite", "--migrations", workspace.migrations,
+            ])
+            #expect(result.status == 66, "\(command)")
+            #expect(result.stderr.contains("the folder \(folder) does not exist"), "\(command): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder))
+    }
+
+    @Test func givenAFileThatIsNotADatabase_whenMigrating_thenExit66SaysSoAndTheFileIsUntouched() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        let contents = String(repeating: "These are notes, not a database.\n", count: 100)
+        try contents.write(toFile: workspace.database, atomically: true, encoding: .utf8)
+
+        let result = try docket(["migrate", "--database", workspace.database, "--migrations", workspace.migrations])
+
+        #expect(result.status == 66)
+        #expect(result.stderr.contains("\(workspace.database) is not a SQLite database"))
+        #expect(try String(contentsOfFile: workspace.database, encoding: .utf8) == contents)
+    }
+
+    @Test func givenPendingMigrations_whenDryRunning_thenTheSQLIsPrintedAndNoDatabaseIsCreated() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+
+        let result = try docket(
+            ["migrate", "--dry-run", "--database", workspace.database, "--migrations", workspace.migrations])
+
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("BEGIN IMMEDIATE;\nCREATE TABLE IF NOT EXISTS docket_migrations"))
+        #expect(result.stdout.contains("CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"))
+        #expect(result.stdout.contains("COMMIT;\nPRAGMA foreign_keys = ON;"))
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+    }
+
+    @Test func givenAMalformedFileName_whenMigrating_thenExit65AndTheDatabaseIsUnchanged() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        try workspace.write("2 books.sql", Self.books)
+        let before = try dump(path: workspace.database)
+
+        let result = try docket(["migrate"] + arguments)
+
+        #expect(result.status == 65)
+        #expect(result.stderr.hasPrefix("error: \(workspace.path(of: "2 books.sql")): the file name is not"))
+        #expect(try dump(path: workspace.database) == before)
+    }
+
+    @Test func givenAnIrreversibleLatestMigration_whenRollingBack_thenExit65AndNothingIsRolledBack() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        try workspace.write("2_purge.sql", "-- migrate:up\nDELETE FROM authors;\n-- migrate:down irreversible\n")
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        let before = try dump(path: workspace.database)
+
+        let result = try docket(["rollback"] + arguments)
+
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("\(workspace.path(of: "2_purge.sql")):3: 2_purge is irreversible"))
+        #expect(try dump(path: workspace.database) == before)
+    }
+
+    @Test func givenAnEditedAppliedFile_whenMigrating_thenExit65AndStatusShowsItModified() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        try workspace.write("1_authors.sql", Self.authors.replacingOccurrences(of: "authors (", with: "writers ("))
+        try workspace.write("2_books.sql", Self.books)
+        let before = try dump(path: workspace.database)
+
+        let result = try docket(["migrate"] + arguments)
+        let status = try docket(["status"] + arguments)
+
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("\(workspace.path(of: "1_authors.sql")):1: the up section was edited"))
+        #expect(try dump(path: workspace.database) == before)
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("modified 1  authors"))
+        #expect(status.stdout.contains("pending  2  books"))
+    }
+
+    @Test func givenTwoProcessesAtOnce_whenBothMigrate_thenBothSucceedAndEachMigrationIsAppliedOnce() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.copyBookstoreMigrations()
+        let arguments = ["migrate", "--database", workspace.database, "--migrations", workspace.migrations]
+
+        let processes = try (0..<2).map { _ in try DocketProcess(arguments) }
+        let results = processes.map { $0.wait() }
+
+        #expect(results.map(\.status) == [0, 0], "\(results.map(\.stderr))")
+        let outputs = results.map(\.stdout).joined()
+        // Six migrations applied in all, whichever process applied each.
+        #expect(outputs.components(separatedBy: "Applied 2026").count - 1 == 6)
+        let db = try workspace.open()
+        defer { db.close() }
+        #expect(try appliedVersions(db).count == 6)
+    }
+
+    @Test func givenNew_whenCreatingAMigration_thenItIsVersionedWithUTCTimeAndValidateAsksForItsSQL() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let folder = workspace.root.appendingPathComponent("Fresh").path
+
+        let created = try docket(["new", "add_books_isbn", "--migrations", folder])
+        let second = try docket(["new", "add_books_isbn", "--migrations", folder])
+        let validate = try docket(["validate", "--migrations", folder])
+        let badName = try docket(["new", "two words", "--migrations", folder])
+
+        #expect(created.status == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        #expect(files.count == 2)
+        let versions = files.compactMap { Int64($0.prefix { $0.isNumber }) }
+        #expect(versions.count == 2 && versions[0] < versions[1])
+        #expect(files[0].count == "20261123124500_add_books_isbn.sql".count)
+        #expect(created.stdout == "Created \(folder)/\(files[0])\n")
+        #expect(second.status == 0)
+        #expect(validate.status == 65)
+        #expect(validate.stderr.contains("the '-- migrate:up' section is empty"))
+        #expect(badName.status == 64)
+    }
+
+    @Test func givenConflictingOrMissingOptions_whenRunning_thenItIsAUsageErrorWithExit64() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let both = try docket(["rollback", "--steps", "1", "--to", "2", "--database", workspace.database])
+        let none = try docket(["migrate", "--migrations", workspace.migrations], environment: ["DOCKET_DATABASE": ""])
+        #expect(both.status == 64)
+        #expect(both.stderr.contains("Give either --steps or --to, not both."))
+        #expect(none.status == 64)
+        #expect(none.stderr.contains("DOCKET_DATABASE"))
+    }
+}
+
+// MARK: Running the binary
+
+/// The `docket` executable that `swift test` built next to the test bundle.
+let docketExecutable: URL? = {
+    var candidates: [URL] = []
+    let argument0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    candidates.append(argument0.deletingLastPathComponent())
+    candidates.append(Bundle.main.bundleURL)
+    candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
+    for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+        candidates.append(bundle.bundleURL.deletingLastPathComponent())
+    }
+    candidates.append(packageRoot.appendingPathComponent(".build/debug"))
+    return candidates.map { $0.appendingPathComponent("docket") }.first {
+        FileManager.default.isExecutableFile(atPath: $0.path)
+    }
+}()
+
+struct ProcessResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// A running `docket` process whose output is collected.
+final class DocketProcess {
+    let process = Process()
+    private let out = Pipe()
+    private let err = Pipe()
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        guard let executable = docketExecutable else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "the docket binary was not built"])
+        }
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["DOCKET_DATABASE"] = nil
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+    }
+
+    func wait() -> ProcessResult {
+        // Read before waiting, so a full pipe cannot block the child.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return ProcessResult(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// Runs `docket` with `arguments` and waits for it.
+func docket(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    try DocketProcess(arguments, environment: environment).wait()
+}
+
+@Suite struct CLILockTests {
+    @Test func givenAnotherProcessHoldingTheWriteLock_whenMigratingWithNoBusyTimeout_thenExit75AndNothingChanges()
+        throws
+    {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        let blocker = try workspace.open()
+        defer { blocker.close() }
+        let before = try dump(blocker)
+        let result = try blocker.writeWithoutTransaction { connection -> ProcessResult in
+            try connection.execute("BEGIN IMMEDIATE")
+            defer { try? connection.execute("ROLLBACK") }
+            return try docket([
+                "migrate", "--busy-timeout", "0", "--database", workspace.database, "--migrations",
+                workspace.migrations,
+            ])
+        }
+
+        #expect(result.status == 75)
+        #expect(result.stderr.contains("database is locked (SQLITE_BUSY)"))
+        #expect(try dump(blocker) == before)
+    }
+
+    @Test func givenAMissingFile_whenShowingStatus_thenItIsListedAsMissing() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        try workspace.write("2_books.sql", MigratorTests.books)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        try workspace.delete("2_books.sql")
+
+        let status = try docket(["status"] + arguments)
+        let migrate = try docket(["migrate"] + arguments)
+
+        #expect(status.stdout.contains("missing  2  books"))
+        #expect(status.stdout.contains("1 applied, 1 missing."))
+        #expect(migrate.status == 0)
+        #expect(migrate.stderr.contains("warning: 2_books is applied but its file is gone"))
+    }
+}

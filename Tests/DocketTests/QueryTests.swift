@@ -175,3 +175,34 @@ import Testing
         #expect(Person.all().sql == #"SELECT * FROM "people""#)
     }
 }
+
+@Suite struct SchemaChangeTests {
+    struct Gadget: Model, Equatable {
+        var id: Int64?
+        var name: String
+        var size: Int
+    }
+
+    @Test func givenACachedSelectStar_whenTheTableIsRebuiltWithColumnsInAnotherOrder_thenRowsStillDecodeCorrectly()
+        async throws
+    {
+        let db = try Database.temporary()
+        try await db.write {
+            try $0.execute("CREATE TABLE gadgets (id INTEGER PRIMARY KEY, name TEXT NOT NULL, size INTEGER NOT NULL)")
+            try $0.execute("INSERT INTO gadgets (name, size) VALUES ('lever', 3)")
+        }
+        let first = try await db.write { try Gadget.fetchAll($0) }
+        #expect(first == [Gadget(id: 1, name: "lever", size: 3)])
+        try await db.write {
+            try $0.execute(
+                """
+                CREATE TABLE gadgets_new (size INTEGER NOT NULL, id INTEGER PRIMARY KEY, extra TEXT, name TEXT NOT NULL);
+                INSERT INTO gadgets_new (size, id, name) SELECT size, id, name FROM gadgets;
+                DROP TABLE gadgets;
+                ALTER TABLE gadgets_new RENAME TO gadgets;
+                """)
+        }
+        let second = try await db.write { try Gadget.fetchAll($0) }
+        #expect(second == [Gadget(id: 1, name: "lever", size: 3)])
+    }
+}

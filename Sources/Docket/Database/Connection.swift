@@ -52,14 +52,16 @@ public final class Connection {
         sqlite3_extended_result_codes(db, 1)
         if trace != nil {
             // The context is this connection, which outlives its handle (close() runs before deinit).
-            sqlite3_trace_v2(db, UInt32(SQLITE_TRACE_STMT), { _, context, _, sql in
-                guard let context, let sql else { return 0 }
-                let connection = Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue()
-                let text = String(cString: sql.assumingMemoryBound(to: CChar.self))
-                // Statements run by triggers are reported as "-- comment" lines: skip them.
-                if !text.hasPrefix("--") { connection.trace?(TraceEvent(sql: text, isWriter: connection.isWriter)) }
-                return 0
-            }, Unmanaged.passUnretained(self).toOpaque())
+            sqlite3_trace_v2(
+                db, UInt32(SQLITE_TRACE_STMT),
+                { _, context, _, sql in
+                    guard let context, let sql else { return 0 }
+                    let connection = Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue()
+                    let text = String(cString: sql.assumingMemoryBound(to: CChar.self))
+                    // Statements run by triggers are reported as "-- comment" lines: skip them.
+                    if !text.hasPrefix("--") { connection.trace?(TraceEvent(sql: text, isWriter: connection.isWriter)) }
+                    return 0
+                }, Unmanaged.passUnretained(self).toOpaque())
         }
         do {
             try configure(configuration, readOnly: readOnly)

@@ -14,18 +14,29 @@ public final class Statement {
     /// The SQL text the statement was prepared from.
     public let sql: String
     unowned let connection: Connection
-    /// Result column names, read once per statement.
-    public private(set) lazy var columnNames: [String] = (0..<columnCount).map {
-        String(cString: sqlite3_column_name(handle, $0))
+    /// Result column names, read once per preparation of the statement.
+    public var columnNames: [String] {
+        if let names = columnNamesStorage { return names }
+        let names = (0..<columnCount).map { String(cString: sqlite3_column_name(handle, $0)) }
+        columnNamesStorage = names
+        return names
     }
-    /// Result-column index by name (first occurrence wins), built once per statement.
-    lazy var columnIndexByName: [String: Int32] = {
+    /// Result-column index by name (first occurrence wins), built once per preparation.
+    var columnIndexByName: [String: Int32] {
+        if let map = columnIndexStorage { return map }
         var map: [String: Int32] = [:]
         for (i, name) in columnNames.enumerated() where map[name] == nil { map[name] = Int32(i) }
+        columnIndexStorage = map
         return map
-    }()
+    }
     /// Per-statement memo used by the model decoder (column index per decoded key, in order).
     var decodingPlan: AnyObject?
+    private var columnNamesStorage: [String]?
+    private var columnIndexStorage: [String: Int32]?
+    /// How many times SQLite re-prepared the statement when the memos above were built. SQLite
+    /// re-prepares a statement transparently after a schema change
+    /// (https://sqlite.org/c3ref/prepare.html); `SELECT *` may then have other columns.
+    private var memoGeneration: Int32 = 0
 
     init(connection: Connection, sql: String) throws {
         var stmt: OpaquePointer?
@@ -109,7 +120,15 @@ public final class Statement {
             throw DatabaseError(resultCode: SQLITE_INTERRUPT, message: "interrupted: the task was cancelled", sql: sql)
         }
         switch sqlite3_step(handle) {
-        case SQLITE_ROW: return true
+        case SQLITE_ROW:
+            let generation = sqlite3_stmt_status(handle, SQLITE_STMTSTATUS_REPREPARE, 0)
+            if generation != memoGeneration {
+                memoGeneration = generation
+                columnNamesStorage = nil
+                columnIndexStorage = nil
+                decodingPlan = nil
+            }
+            return true
         case SQLITE_DONE: return false
         case let code:
             let error = DatabaseError(connection: connection.handle, code: code, sql: sql)

@@ -20,7 +20,7 @@ final class ModelDecoder<M: Model>: Decoder {
     var codingPath: [any CodingKey] = []
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     let statement: Statement
-    private let plan: DecodingPlan
+    private var plan: DecodingPlan
     private var cursor = 0
     private lazy var json = JSONDecoder()
 
@@ -37,6 +37,11 @@ final class ModelDecoder<M: Model>: Decoder {
     /// Decodes the statement's current row.
     func decodeRow() throws -> M {
         cursor = 0
+        if statement.decodingPlan !== plan {
+            // The statement was re-prepared after a schema change: its columns may have moved.
+            plan = DecodingPlan(modelType: ObjectIdentifier(M.self))
+            statement.decodingPlan = plan
+        }
         do {
             return try M(from: self)
         } catch let error as MappingError {

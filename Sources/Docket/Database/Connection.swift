@@ -66,8 +66,17 @@ public final class Connection {
         do {
             try configure(configuration, readOnly: readOnly)
         } catch let error as DatabaseError {
+            let fileIsReadOnly = !readOnly && sqlite3_db_readonly(db, "main") == 1
             cache.removeAll()
             sqlite3_close_v2(db)
+            if fileIsReadOnly || (!readOnly && error.resultCode == SQLITE_READONLY) {
+                throw DatabaseError(
+                    resultCode: SQLITE_READONLY, extendedResultCode: error.extendedResultCode,
+                    message: "\(path) is read-only: Docket's writer must be able to write the database file and "
+                        + "create its -wal and -shm files beside it; check the permissions of the file and its folder "
+                        + "(SQLite said: \(error.message))",
+                    sql: error.sql)
+            }
             if error.resultCode == SQLITE_NOTADB {
                 throw DatabaseError(
                     resultCode: error.resultCode, extendedResultCode: error.extendedResultCode,

@@ -1,0 +1,178 @@
+import CFaultVFS
+import CSQLite
+import Docket
+import Foundation
+import Testing
+
+struct Author: Model {
+    var id: Int64?
+    var name: String
+}
+
+struct Book: Model {
+    var id: Int64?
+    var authorID: Int64?
+    var title: String
+    static let columnNaming = ColumnNaming.snakeCase
+}
+
+let reliabilitySchema = """
+    CREATE TABLE IF NOT EXISTS authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE IF NOT EXISTS books (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES authors(id),
+                                      title TEXT NOT NULL);
+    """
+
+/// Makes writes, syncs and truncates fail at every point of a commit in turn, and checks that each
+/// failure leaves an intact database holding exactly the rows it had, an I/O error for the caller,
+/// and a Database that keeps serving commits. The VFS is process-global: the suite is serialized.
+@Suite(.serialized) struct FaultInjectionTests {
+    init() {
+        #expect(faultvfs_register() == SQLITE_OK)
+        faultvfs_disarm()
+        faultvfs_set_readonly(0)
+    }
+
+    static func open(_ path: String, synchronous: Configuration.Synchronous) throws -> Database {
+        var configuration = Configuration()
+        configuration.vfsName = "faultvfs"
+        configuration.synchronous = synchronous
+        configuration.readerCount = 2
+        return try Database(path: path, configuration: configuration)
+    }
+
+    static func counts(_ path: String) throws -> (integrity: String, authors: Int64, books: Int64) {
+        // A separate Database on the default VFS: what a restarted process would see.
+        let check = try Database(path: path)
+        defer { check.close() }
+        return try check.read { db in
+            (
+                try db.scalar("PRAGMA integrity_check").textValue ?? "?",
+                try db.scalar("SELECT count(*) FROM authors").integerValue ?? -1,
+                try db.scalar("SELECT count(*) FROM books").integerValue ?? -1
+            )
+        }
+    }
+
+    func commitOneUnit(_ db: Database, tag: String) throws {
+        let uow = UnitOfWork(database: db)
+        let author = uow.insert(Author(name: tag))
+        for i in 0..<40 {
+            uow.insert(
+                Book(title: "\(tag) book \(i) " + String(repeating: "x", count: 200)), linking: \.authorID, to: author)
+        }
+        try uow.commit()
+    }
+
+    @Test(arguments: [Configuration.Synchronous.normal, .full])
+    func givenAFaultAtEveryWriteAndSyncOfACommit_whenItFails_thenTheDatabaseIsIntactAndUnchanged(
+        synchronous: Configuration.Synchronous
+    ) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-fault-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("fault.sqlite").path
+        let db = try Self.open(path, synchronous: synchronous)
+        defer { db.close() }
+        try db.write { try $0.execute(reliabilitySchema) }
+        try commitOneUnit(db, tag: "seed")
+
+        var failures = 0
+        var n: Int32 = 0
+        while true {
+            let before = try Self.counts(path)
+            faultvfs_arm(n, SQLITE_IOERR_WRITE_CODE)
+            var caught: Error?
+            do { try commitOneUnit(db, tag: "attempt \(n)") } catch { caught = error }
+            let injected = faultvfs_faults()
+            faultvfs_disarm()
+            if injected == 0 {
+                // Past the last write of the commit: it succeeded untouched, and the sweep is over.
+                #expect(caught == nil)
+                break
+            }
+            failures += 1
+            let after = try Self.counts(path)
+            #expect(after.integrity == "ok", "fault after \(n) calls")
+            if let error = caught as? DatabaseError {
+                #expect(error.resultCode == SQLITE_IOERR, "fault after \(n) calls: \(error)")
+                #expect(after.authors == before.authors && after.books == before.books, "fault after \(n) calls")
+            } else if caught == nil {
+                // The fault hit after the commit was durable (e.g. a checkpoint): the commit stands, whole.
+                #expect(after.authors == before.authors + 1 && after.books == before.books + 40)
+            } else {
+                Issue.record("fault after \(n) calls: unexpected \(String(describing: caught))")
+            }
+            // The Database keeps serving commits.
+            try commitOneUnit(db, tag: "recovery \(n)")
+            let recovered = try Self.counts(path)
+            #expect(recovered.authors == after.authors + 1, "fault after \(n) calls")
+            n += 1
+            if n > 400 {
+                Issue.record("the sweep did not end")
+                break
+            }
+        }
+        #expect(failures > 3, "only \(failures) fault points")
+        print("fault sweep (\(synchronous)): \(failures) fault points, each rolled back cleanly")
+        let final = try Self.counts(path)
+        #expect(final.integrity == "ok")
+        #expect(final.books == final.authors * 40)
+    }
+
+    @Test func givenAFullDisk_whenCommitting_thenTheErrorSaysSoAndNothingIsCorrupted() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-full-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("full.sqlite").path
+        let db = try Self.open(path, synchronous: .full)
+        defer { db.close() }
+        try db.write { try $0.execute(reliabilitySchema) }
+        try commitOneUnit(db, tag: "seed")
+        faultvfs_arm(0, SQLITE_FULL)
+        defer { faultvfs_disarm() }
+        let error = #expect(throws: DatabaseError.self) { try commitOneUnit(db, tag: "does not fit") }
+        faultvfs_disarm()
+        #expect(error?.resultCode == SQLITE_FULL)
+        #expect("\(error!)".contains("database or disk is full"))
+        let after = try Self.counts(path)
+        #expect(after.integrity == "ok")
+        #expect(after.authors == 1)
+        try commitOneUnit(db, tag: "after space was freed")
+        #expect(try Self.counts(path).authors == 2)
+    }
+
+    @Test func givenAReadOnlyDatabaseFile_whenWriting_thenTheErrorSaysSoAndTheFileIsUntouched() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-ro-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("ro.sqlite").path
+        do {
+            let db = try Database(path: path)
+            try db.write { try $0.execute(reliabilitySchema) }
+            try commitOneUnit(db, tag: "seed")
+            db.close()
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        faultvfs_set_readonly(1)
+        defer { faultvfs_set_readonly(0) }
+        var failure: Error?
+        do {
+            let db = try Self.open(path, synchronous: .normal)
+            defer { db.close() }
+            try commitOneUnit(db, tag: "refused")
+        } catch {
+            failure = error
+        }
+        faultvfs_set_readonly(0)
+        let error = try #require(failure as? DatabaseError, "\(String(describing: failure))")
+        #expect(error.resultCode == SQLITE_READONLY, "\(error)")
+        #expect("\(error)".contains("readonly") || "\(error)".contains("read-only"), "\(error)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+        let after = try Self.counts(path)
+        #expect(after.integrity == "ok")
+        #expect(after.authors == 1)
+    }
+}
+
+/// `SQLITE_IOERR_WRITE`, a C macro Swift cannot import.
+let SQLITE_IOERR_WRITE_CODE: Int32 = SQLITE_IOERR | (3 << 8)

@@ -80,7 +80,7 @@ let reliabilitySchema = """
         var n: Int32 = 0
         while true {
             let before = try Self.counts(path)
-            faultvfs_arm(n, SQLITE_IOERR_WRITE_CODE)
+            faultvfs_arm(n, sqliteIOErrWrite)
             var caught: Error?
             do { try commitOneUnit(db, tag: "attempt \(n)") } catch { caught = error }
             let injected = faultvfs_faults()
@@ -175,4 +175,4 @@ let reliabilitySchema = """
 }
 
 /// `SQLITE_IOERR_WRITE`, a C macro Swift cannot import.
-let SQLITE_IOERR_WRITE_CODE: Int32 = SQLITE_IOERR | (3 << 8)
+let sqliteIOErrWrite: Int32 = SQLITE_IOERR | (3 << 8)

@@ -232,3 +232,25 @@ enum MigrationFile {
 struct MigrationErrors: Error {
     let problems: [MigrationError]
 }
+
+extension Migration {
+    /// Parses one migration file as the migrator reads it, without a database: for editors, linters
+    /// and tests. `fileName` is the file's name (`20261123120000_create_authors.sql`), which gives
+    /// the version and name; `path` only labels errors.
+    ///
+    /// Throws a ``MigrationError`` naming the file and line (``MigrationError/Kind/invalidMigrations``
+    /// with every problem when there are several).
+    public static func parse(fileName: String, contents: String, path: String? = nil) throws -> Migration {
+        let label = path ?? fileName
+        guard let (version, name) = MigrationFile.parseName(fileName) else {
+            throw MigrationError(
+                .malformedFileName, "the file name is not <version>_<name>.sql.", path: label)
+        }
+        switch MigrationFile.parse(path: label, version: version, name: name, contents: contents) {
+        case .success(let migration): return migration
+        case .failure(let errors):
+            throw MigrationError.combining(errors.problems)
+                ?? MigrationError(.malformedFile, "the file could not be parsed.", path: label)
+        }
+    }
+}

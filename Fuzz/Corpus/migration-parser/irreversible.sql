@@ -1,0 +1,3 @@
+-- migrate:up transaction:false
+VACUUM;
+-- migrate:down irreversible

@@ -1,0 +1,6 @@
+-- migrate:up
+CREATE TABLE a (id INTEGER PRIMARY KEY);
+CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END;
+
+-- migrate:down
+DROP TABLE a;

@@ -234,6 +234,8 @@ public final class UnitOfWork {
 
     private func registerAll<M: Model>(_ models: [M], refresh: Bool) throws -> [M] {
         let encoder = ModelEncoder<M>()
+        // Grow the identity map once, not by doubling (each doubling rehashes every entry).
+        identityMap.reserveCapacity(identityMap.count + models.count)
         return try models.map { try register($0, refresh: refresh, encoder: encoder) }
     }
 
@@ -310,6 +312,8 @@ public final class UnitOfWork {
     }
 
     private func finishCommit(_ batch: Batch, _ result: FlushResult) {
+        // Every committed insert and update enters the identity map: grow it once, not by doubling.
+        identityMap.reserveCapacity(identityMap.count + batch.entries.count)
         for (position, entry) in batch.entries.enumerated() {
             entry.apply(result, change: batch.changes[position], identityMap: &identityMap)
         }

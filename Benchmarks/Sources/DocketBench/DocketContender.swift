@@ -26,7 +26,8 @@ struct Counter: Model {
 enum DocketContender {
     static func run(_ workload: Workload, variant: String, sync: Sync, folder: String) async throws -> Outcome {
         let path = folder + "/docket.sqlite"
-        var outcome = Outcome(workload: workload.rawValue, contender: variant.hasPrefix("uow") ? "docket-uow" : "docket")
+        var outcome = Outcome(
+            workload: workload.rawValue, contender: variant.hasPrefix("uow") ? "docket-uow" : "docket")
         outcome.variant = variant.hasPrefix("uow") ? "" : variant
         var configuration = Configuration()
         configuration.synchronous = sync == .full ? .full : .normal
@@ -38,7 +39,9 @@ enum DocketContender {
             let db = try Database(path: path, configuration: configuration)
             let authors = (0..<Dataset.authorCount).map { Author(id: nil, name: Dataset.authorName($0)) }
             let books = (0..<Dataset.bookCount).map {
-                Book(id: nil, authorID: nil, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0))
+                Book(
+                    id: nil, authorID: nil, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0)
+                )
             }
             let (_, elapsed) = try await timed {
                 let uow = UnitOfWork(database: db)
@@ -81,6 +84,8 @@ enum DocketContender {
         case .w4:
             try RawDB.buildFixture(path: path, authors: false, books: 0)
             let db = try Database(path: path, configuration: configuration)
+            let level = try await db.write { try $0.scalar("PRAGMA synchronous").integerValue }
+            try check(level == (sync == .full ? 2 : 1), "Docket: synchronous is \(level ?? -1), expected \(sync.rawValue)")
             let (latencies, elapsed) = try await timed {
                 try await withThrowingTaskGroup(of: [Duration].self) { group in
                     for t in 0..<Dataset.w4Tasks {
@@ -92,7 +97,9 @@ enum DocketContender {
                                 let author = uow.insert(Author(id: nil, name: "W4 author \(t)-\(k)"))
                                 for n in 0..<2 {
                                     uow.insert(
-                                        Book(id: nil, authorID: nil, title: "W4 book \(t)-\(k)-\(n)", price: 1.5, pages: 10),
+                                        Book(
+                                            id: nil, authorID: nil, title: "W4 book \(t)-\(k)-\(n)", price: 1.5,
+                                            pages: 10),
                                         linking: \.authorID, to: author)
                                 }
                                 try await uow.commit()
@@ -126,7 +133,8 @@ enum DocketContender {
                                     try await db.write { conn in
                                         let value = try conn.scalar("SELECT value FROM counters WHERE id = 1")
                                         try conn.execute(
-                                            "UPDATE counters SET value = ? WHERE id = 1", [(value.integerValue ?? 0) + 1])
+                                            "UPDATE counters SET value = ? WHERE id = 1",
+                                            [(value.integerValue ?? 0) + 1])
                                     }
                                 }
                             }

@@ -19,7 +19,9 @@ struct GBook: Codable, FetchableRecord, MutablePersistableRecord {
     var pages: Int
     static let databaseTableName = "books"
     enum CodingKeys: String, CodingKey {
-        case id, authorID = "author_id", title, price, pages
+        case id
+        case authorID = "author_id"
+        case title, price, pages
     }
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -36,12 +38,18 @@ enum GRDBContender {
     static func run(_ workload: Workload, variant: String, sync: Sync, folder: String) async throws -> Outcome {
         let path = folder + "/grdb.sqlite"
         var outcome = Outcome(workload: workload.rawValue, contender: "grdb", variant: variant)
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            // GRDB already sets WAL and foreign keys; NORMAL is its default in WAL, FULL is asked for.
-            try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)")
+        // GRDB sets WAL, foreign keys and synchronous = NORMAL itself. Its pool sets NORMAL *after*
+        // `prepareDatabase` runs (setUpWALMode), so FULL is set on the writer once the pool is open,
+        // and read back: a benchmark at the wrong durability would compare nothing.
+        func open() throws -> DatabasePool {
+            let pool = try DatabasePool(path: path, configuration: Configuration())
+            let level = try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)")
+                return try Int.fetchOne(db, sql: "PRAGMA synchronous")
+            }
+            try check(level == (sync == .full ? 2 : 1), "GRDB: synchronous is \(level ?? -1), expected \(sync.rawValue)")
+            return pool
         }
-        func open() throws -> DatabasePool { try DatabasePool(path: path, configuration: configuration) }
 
         switch workload {
         case .w1:
@@ -49,7 +57,8 @@ enum GRDBContender {
             let pool = try open()
             let authors = (0..<Dataset.authorCount).map { GAuthor(id: nil, name: Dataset.authorName($0)) }
             let books = (0..<Dataset.bookCount).map {
-                GBook(id: nil, authorID: 0, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0))
+                GBook(
+                    id: nil, authorID: 0, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0))
             }
             let (_, elapsed) = try await timed {
                 try await pool.write { db in

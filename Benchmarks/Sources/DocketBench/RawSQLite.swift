@@ -20,6 +20,8 @@ final class RawDB: @unchecked Sendable {
             throw CheckFailure("cannot open \(path)")
         }
         handle = db
+        // The checker opens the file right after a contender closed it: wait out a lock still held.
+        sqlite3_busy_timeout(db, 5000)
         try exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = \(synchronous.rawValue); PRAGMA foreign_keys = ON")
     }
 
@@ -64,7 +66,8 @@ final class RawDB: @unchecked Sendable {
     }
 
     /// Binds a Swift string without copying it, and runs `body` while the bytes are alive.
-    @inline(__always) func withText<T>(_ text: String, _ body: (UnsafePointer<CChar>, Int32) throws -> T) rethrows -> T {
+    @inline(__always) func withText<T>(_ text: String, _ body: (UnsafePointer<CChar>, Int32) throws -> T) rethrows -> T
+    {
         var text = text
         return try text.withUTF8 { buffer in
             try buffer.withMemoryRebound(to: CChar.self) { chars in
@@ -94,14 +97,17 @@ final class RawDB: @unchecked Sendable {
         sqlite3_finalize(a)
         let b = try db.prepare("INSERT INTO books (author_id, title, price, pages) VALUES (?, ?, ?, ?)")
         for j in 0..<books {
-            try db.insertBook(b, authorID: Int64(Dataset.authorIndex(j) + 1), title: Dataset.title(j),
+            try db.insertBook(
+                b, authorID: Int64(Dataset.authorIndex(j) + 1), title: Dataset.title(j),
                 price: Dataset.price(j), pages: Dataset.pages(j))
         }
         sqlite3_finalize(b)
         try db.exec("COMMIT")
     }
 
-    @inline(__always) func insertBook(_ stmt: OpaquePointer, authorID: Int64, title: String, price: Double, pages: Int) throws {
+    @inline(__always) func insertBook(_ stmt: OpaquePointer, authorID: Int64, title: String, price: Double, pages: Int)
+        throws
+    {
         sqlite3_bind_int64(stmt, 1, authorID)
         try withText(title) { bytes, count in
             sqlite3_bind_text(stmt, 2, bytes, count, sqliteStatic)
@@ -159,7 +165,8 @@ enum RawContender {
             let db = try RawDB(path: path, synchronous: sync)
             let names = (0..<Dataset.authorCount).map(Dataset.authorName)
             let books = (0..<Dataset.bookCount).map {
-                RawBook(id: 0, authorID: 0, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0))
+                RawBook(
+                    id: 0, authorID: 0, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0))
             }
             let (_, elapsed) = try await timed {
                 try db.exec("BEGIN IMMEDIATE")
@@ -176,7 +183,8 @@ enum RawContender {
                 let b = try db.prepare("INSERT INTO books (author_id, title, price, pages) VALUES (?, ?, ?, ?)")
                 for (j, book) in books.enumerated() {
                     try db.insertBook(
-                        b, authorID: ids[Dataset.authorIndex(j)], title: book.title, price: book.price, pages: book.pages)
+                        b, authorID: ids[Dataset.authorIndex(j)], title: book.title, price: book.price,
+                        pages: book.pages)
                 }
                 try db.exec("COMMIT")
                 sqlite3_finalize(a)
@@ -235,7 +243,8 @@ enum RawContender {
                             let id = sqlite3_last_insert_rowid(db.handle)
                             for n in 0..<2 {
                                 try db.insertBook(
-                                    statements.book, authorID: id, title: "W4 book \(t)-\(k)-\(n)", price: 1.5, pages: 10)
+                                    statements.book, authorID: id, title: "W4 book \(t)-\(k)-\(n)", price: 1.5,
+                                    pages: 10)
                             }
                             try db.run(statements.commit)
                         } catch {
@@ -265,7 +274,9 @@ enum RawContender {
                         db.lock.lock()
                         do {
                             try db.run(statements.begin)
-                            guard sqlite3_step(statements.author) == SQLITE_ROW else { fatalError("raw W5: no counter") }
+                            guard sqlite3_step(statements.author) == SQLITE_ROW else {
+                                fatalError("raw W5: no counter")
+                            }
                             let value = sqlite3_column_int64(statements.author, 0)
                             sqlite3_reset(statements.author)
                             sqlite3_bind_int64(statements.book, 1, value + 1)
@@ -295,7 +306,8 @@ enum RawContender {
                 try db.exec("BEGIN IMMEDIATE")
                 let b = try db.prepare("INSERT INTO books (author_id, title, price, pages) VALUES (?, ?, ?, ?)")
                 for book in books {
-                    try db.insertBook(b, authorID: book.authorID, title: book.title, price: book.price, pages: book.pages)
+                    try db.insertBook(
+                        b, authorID: book.authorID, title: book.title, price: book.price, pages: book.pages)
                 }
                 try db.exec("COMMIT")
                 sqlite3_finalize(b)
@@ -362,7 +374,9 @@ enum RawContender {
                 let book = books[start + r]
                 let base = Int32(r * 4)
                 sqlite3_bind_int64(stmt, base + 1, book.authorID)
-                db.withText(book.title) { _ = sqlite3_bind_text(stmt, base + 2, $0, $1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
+                db.withText(book.title) {
+                    _ = sqlite3_bind_text(stmt, base + 2, $0, $1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+                }
                 sqlite3_bind_double(stmt, base + 3, book.price)
                 sqlite3_bind_int64(stmt, base + 4, Int64(book.pages))
             }

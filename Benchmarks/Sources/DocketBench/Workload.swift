@@ -57,7 +57,9 @@ enum Dataset {
         var pages = 0
         var authorIDs = 0
         var price = 0.0
-        var description: String { "count \(count), sum(pages) \(pages), sum(author_id) \(authorIDs), total(price) \(price)" }
+        var description: String {
+            "count \(count), sum(pages) \(pages), sum(author_id) \(authorIDs), total(price) \(price)"
+        }
     }
 
     /// The sums of books 0..<n as generated (author ids 1-based, in insertion order).

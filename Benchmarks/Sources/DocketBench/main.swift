@@ -24,7 +24,9 @@ struct Options {
             switch arguments[i] {
             case "--only":
                 let name = try value()
-                guard let w = Workload(rawValue: name.uppercased()) else { throw CheckFailure("unknown workload \(name)") }
+                guard let w = Workload(rawValue: name.uppercased()) else {
+                    throw CheckFailure("unknown workload \(name)")
+                }
                 only = w
             case "--contender": contender = try value()
             case "--variant": variant = try value()
@@ -163,7 +165,8 @@ func matrix(_ workloads: Set<Workload>) -> [Job] {
 
 func spawn(_ job: Job) throws -> Outcome {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+    process.executableURL = URL(
+        fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
     process.arguments = job.arguments
     let pipe = Pipe()
     process.standardOutput = pipe
@@ -174,7 +177,8 @@ func spawn(_ job: Job) throws -> Outcome {
     guard process.terminationStatus == 0,
         let line = output.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") })
     else {
-        throw CheckFailure("\(job.arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)): \(output)")
+        throw CheckFailure(
+            "\(job.arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)): \(output)")
     }
     return try JSONDecoder().decode(Outcome.self, from: Data(line.dropFirst(7).utf8))
 }
@@ -194,7 +198,8 @@ func runParent(_ options: Options) -> Int32 {
     var failures: [String] = []
     for run in 1...options.runs {
         for job in jobs {
-            FileHandle.standardError.write(Data("run \(run)/\(options.runs): \(job.arguments.joined(separator: " "))… ".utf8))
+            FileHandle.standardError.write(
+                Data("run \(run)/\(options.runs): \(job.arguments.joined(separator: " "))… ".utf8))
             do {
                 let outcome = try spawn(job)
                 outcomes[job.key, default: []].append(outcome)
@@ -206,7 +211,9 @@ func runParent(_ options: Options) -> Int32 {
             }
         }
     }
-    print("| workload | contender | throughput (median of \(options.runs)) | spread | ratio to raw (time) | p99 | peak memory |")
+    print(
+        "| workload | contender | throughput (median of \(options.runs)) | spread | ratio to raw (time) | p99 | peak memory |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     var seen = Set<String>()
     for job in jobs where seen.insert(job.key).inserted {
@@ -232,7 +239,8 @@ func runParent(_ options: Options) -> Int32 {
         if let final = first.finalValue { throughput += " (final \(final))" }
         print(
             "| \(job.workload.rawValue) \(job.workload.summary) | \(first.label) | \(throughput) | "
-                + "\(job.workload == .base ? "" : String(format: "±%.0f%%", spread / 2)) | \(ratio) | \(p99) | \(peak) MiB |")
+                + "\(job.workload == .base ? "" : String(format: "±%.0f%%", spread / 2)) | \(ratio) | \(p99) | \(peak) MiB |"
+        )
     }
     if !failures.isEmpty {
         print("\nFAILED (\(failures.count)):")

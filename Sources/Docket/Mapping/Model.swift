@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A Codable value stored as one row of one table.
 ///
@@ -108,9 +109,32 @@ func snakeCased(_ name: String) -> String {
     return out
 }
 
+/// Default table names and type names, memoized per type: `String(describing:)` demangles the
+/// type's name at every call, and the unit of work asks for both once per queued row (perf showed
+/// 13% of a 110k-row commit there).
+private let defaultTableNames = Mutex<[ObjectIdentifier: String]>([:])
+private let typeNames = Mutex<[ObjectIdentifier: String]>([:])
+
+/// `"\(type)"`, memoized per type.
+func typeName(_ type: Any.Type) -> String {
+    let id = ObjectIdentifier(type)
+    if let name = typeNames.withLock({ $0[id] }) { return name }
+    let name = String(describing: type)
+    typeNames.withLock { $0[id] = name }
+    return name
+}
+
 /// `Book` → `books`, `Category` → `categories`, `OrderLine` → `order_lines`, `Box` → `boxes`.
 func defaultTableName<T>(for type: T.Type) -> String {
-    let base = snakeCased(String(describing: type))
+    let id = ObjectIdentifier(type)
+    if let name = defaultTableNames.withLock({ $0[id] }) { return name }
+    let name = makeDefaultTableName(for: type)
+    defaultTableNames.withLock { $0[id] = name }
+    return name
+}
+
+private func makeDefaultTableName<T>(for type: T.Type) -> String {
+    let base = snakeCased(typeName(type))
     if base.hasSuffix("y"), let last = base.dropLast().last, !"aeiou".contains(last) {
         return base.dropLast() + "ies"
     }

@@ -101,6 +101,11 @@ enum ValueEncoding {
         _ value: T, options: MappingOptions, json: @autoclosure () -> JSONEncoder, fail: (String) -> MappingError
     ) throws -> DatabaseValue {
         // Type identity checks are a pointer comparison; `as?` casts would cost a dynamic cast each.
+        // Integer keys first: the unit of work encodes a primary key per row for its identity map.
+        if T.self == Int64?.self { return unsafeBitCast(value, to: Int64?.self).map(DatabaseValue.integer) ?? .null }
+        if T.self == Int64.self { return .integer(unsafeBitCast(value, to: Int64.self)) }
+        if T.self == Int?.self { return unsafeBitCast(value, to: Int?.self).map { .integer(Int64($0)) } ?? .null }
+        if T.self == Int.self { return .integer(Int64(unsafeBitCast(value, to: Int.self))) }
         if T.self == Date.self {
             let date = unsafeBitCast(value, to: Date.self)
             switch options.dateStrategy {

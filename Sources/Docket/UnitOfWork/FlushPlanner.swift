@@ -146,33 +146,48 @@ public enum FlushPlanner {
     }
 
     /// Groups consecutive rows of one statement shape into one step.
+    ///
+    /// The rows of the open insert or delete group are gathered in a local array and stored into
+    /// the step once the group closes: appending to an array bound out of `steps.last` would copy
+    /// the whole group on every row (copy-on-write), O(n²) for a commit of n rows of one shape.
     private static func batch(_ order: [Int], _ changes: [RowChange], _ updated: [Int: [String]]) -> [FlushPlan.Step] {
         var steps: [FlushPlan.Step] = []
+        var group: (kind: RowChange.Kind, table: String, columns: [String], rows: [Int])?
+        func closeGroup() {
+            guard let open = group else { return }
+            group = nil
+            if open.kind == .insert {
+                steps.append(.insert(table: open.table, columns: open.columns, rows: open.rows))
+            } else {
+                steps.append(.delete(table: open.table, rows: open.rows))
+            }
+        }
         for i in order {
             let change = changes[i]
             switch change.kind {
             case .insert:
-                if case .insert(let table, let columns, var rows) = steps.last, table == change.table,
-                    columns == change.columns
-                {
-                    rows.append(i)
-                    steps[steps.count - 1] = .insert(table: table, columns: columns, rows: rows)
+                if group?.kind == .insert, group?.table == change.table, group?.columns == change.columns {
+                    group!.rows.append(i)
                 } else {
-                    steps.append(.insert(table: change.table, columns: change.columns, rows: [i]))
+                    closeGroup()
+                    group = (.insert, change.table, change.columns, [i])
                 }
             case .delete:
-                if case .delete(let table, var rows) = steps.last, table == change.table {
-                    rows.append(i)
-                    steps[steps.count - 1] = .delete(table: table, rows: rows)
+                if group?.kind == .delete, group?.table == change.table {
+                    group!.rows.append(i)
                 } else {
-                    steps.append(.delete(table: change.table, rows: [i]))
+                    closeGroup()
+                    group = (.delete, change.table, [], [i])
                 }
             case .update:
+                closeGroup()
                 steps.append(.update(table: change.table, columns: updated[i] ?? [], row: i))
             case .upsert:
+                closeGroup()
                 steps.append(.upsert(table: change.table, columns: change.columns, row: i))
             }
         }
+        closeGroup()
         return steps
     }
 

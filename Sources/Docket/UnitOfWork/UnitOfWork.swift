@@ -238,6 +238,8 @@ public final class UnitOfWork {
 
     private func registerAll<M: Model>(_ models: [M], refresh: Bool) throws -> [M] {
         let encoder = ModelEncoder<M>()
+        // Grow the identity map once, not by doubling (each doubling rehashes every entry).
+        identityMap.reserveCapacity(identityMap.count + models.count)
         return try models.map { try register($0, refresh: refresh, encoder: encoder) }
     }
 
@@ -316,6 +318,8 @@ public final class UnitOfWork {
     }
 
     private func finishCommit(_ batch: Batch, _ result: FlushResult) {
+        // Every committed insert and update enters the identity map: grow it once, not by doubling.
+        identityMap.reserveCapacity(identityMap.count + batch.entries.count)
         for (position, entry) in batch.entries.enumerated() {
             entry.apply(result, change: batch.changes[position], identityMap: &identityMap)
         }
@@ -423,7 +427,10 @@ final class Queued<M: Model>: QueuedChange {
 
     func encode(position: Int, context: inout EncodingContext) throws -> RowChange {
         let encoder = context.encoder(for: M.self)
-        let label = "\(M.self) #\(position + 1)"
+        let modelName = typeName(M.self)
+        let tableName = M.tableName
+        // Only errors use the label: build it only then (it was a string per queued row).
+        var label: String { "\(modelName) #\(position + 1)" }
         // A parent committed since this child was queued (by another unit of work) has its key now.
         links.removeAll { link in
             guard context.positions[ObjectIdentifier(link.parent.object)] == nil, let key = link.parent.committedKey
@@ -468,9 +475,9 @@ final class Queued<M: Model>: QueuedChange {
             encodedLinks.append(i)
         }
         let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
-        context.finalColumns[M.tableName + "\u{0}" + "\(M.self)"] = encoder.columns
+        context.finalColumns[tableName + "\u{0}" + modelName] = encoder.columns
         return RowChange(
-            index: position, kind: kind, table: M.tableName, model: "\(M.self)", columns: encoder.columns,
+            index: position, kind: kind, table: tableName, model: modelName, columns: encoder.columns,
             values: encoded, snapshot: snapshot, keySlot: keySlot,
             generatesKey: model.id.isUnset && M.ID.generated(rowID: 1) != nil, links: rowLinks,
             versionSlot: versionSlot)

@@ -1,0 +1,189 @@
+import Docket
+import Foundation
+
+struct Author: Model {
+    var id: Int64?
+    var name: String
+}
+
+struct Book: Model {
+    var id: Int64?
+    var authorID: Int64?
+    var title: String
+    var price: Double
+    var pages: Int
+    static let columnNaming = ColumnNaming.snakeCase
+}
+
+struct Counter: Model {
+    var id: Int64?
+    var value: Int
+    var version: Int
+    static var version: WritableKeyPath<Counter, Int>? { \.version }
+}
+
+/// Docket, used as its documentation shows: a unit of work for writes, `Query` for reads.
+enum DocketContender {
+    static func run(_ workload: Workload, variant: String, sync: Sync, folder: String) async throws -> Outcome {
+        let path = folder + "/docket.sqlite"
+        var outcome = Outcome(
+            workload: workload.rawValue, contender: variant.hasPrefix("uow") ? "docket-uow" : "docket")
+        outcome.variant = variant.hasPrefix("uow") ? "" : variant
+        var configuration = Configuration()
+        configuration.synchronous = sync == .full ? .full : .normal
+        if variant.contains("group commit off") { configuration.groupCommit = .disabled }
+
+        switch workload {
+        case .w1:
+            try RawDB.buildFixture(path: path, authors: false, books: 0)
+            let db = try Database(path: path, configuration: configuration)
+            let authors = (0..<Dataset.authorCount).map { Author(id: nil, name: Dataset.authorName($0)) }
+            let books = (0..<Dataset.bookCount).map {
+                Book(
+                    id: nil, authorID: nil, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0)
+                )
+            }
+            let (_, elapsed) = try await timed {
+                let uow = UnitOfWork(database: db)
+                var handles: [Inserted<Author>] = []
+                handles.reserveCapacity(authors.count)
+                for author in authors { handles.append(uow.insert(author)) }
+                for (j, book) in books.enumerated() {
+                    uow.insert(book, linking: \.authorID, to: handles[Dataset.authorIndex(j)])
+                }
+                try await uow.commit()
+                try check(handles.allSatisfy { $0.id != nil }, "W1: an author handle has no generated key")
+            }
+            outcome.operations = authors.count + books.count
+            outcome.seconds = elapsed
+            db.close()
+        case .w2:
+            try RawDB.buildFixture(path: path, authors: true, books: Dataset.bookCount)
+            let db = try Database(path: path, configuration: configuration)
+            let (books, elapsed) = try await timed { try await db.read { try Book.all().fetchAll($0) } }
+            outcome.operations = books.count
+            outcome.seconds = elapsed
+            outcome.peakKiB = peakResidentKiB()
+            try verifyDecoded(books.map { ($0.authorID ?? 0, $0.title, $0.price, $0.pages) })
+            db.close()
+        case .w3:
+            try RawDB.buildFixture(path: path, authors: true, books: Dataset.bookCount)
+            let db = try Database(path: path, configuration: configuration)
+            let (_, elapsed) = try await timed {
+                let uow = UnitOfWork(database: db)
+                var books = try await uow.fetch(Book.all())
+                for j in stride(from: 0, to: books.count, by: 10) {
+                    books[j].pages += 1
+                    uow.update(books[j])
+                }
+                try await uow.commit()
+            }
+            outcome.operations = Dataset.bookCount
+            outcome.seconds = elapsed
+            db.close()
+        case .w4:
+            try RawDB.buildFixture(path: path, authors: false, books: 0)
+            let db = try Database(path: path, configuration: configuration)
+            let level = try await db.write { try $0.scalar("PRAGMA synchronous").integerValue }
+            try check(level == (sync == .full ? 2 : 1), "Docket: synchronous is \(level ?? -1), expected \(sync.rawValue)")
+            let (latencies, elapsed) = try await timed {
+                try await withThrowingTaskGroup(of: [Duration].self) { group in
+                    for t in 0..<Dataset.w4Tasks {
+                        group.addTask {
+                            var latencies: [Duration] = []
+                            for k in 0..<Dataset.w4CommitsPerTask {
+                                let start = ContinuousClock.now
+                                let uow = UnitOfWork(database: db)
+                                let author = uow.insert(Author(id: nil, name: "W4 author \(t)-\(k)"))
+                                for n in 0..<2 {
+                                    uow.insert(
+                                        Book(
+                                            id: nil, authorID: nil, title: "W4 book \(t)-\(k)-\(n)", price: 1.5,
+                                            pages: 10),
+                                        linking: \.authorID, to: author)
+                                }
+                                try await uow.commit()
+                                latencies.append(ContinuousClock.now - start)
+                            }
+                            return latencies
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0 += $1 }
+                }
+            }
+            outcome.operations = latencies.count
+            outcome.unit = "commits/s"
+            outcome.seconds = elapsed
+            outcome.p99Milliseconds = p99(latencies)
+            db.close()
+        case .w5:
+            try RawDB.buildFixture(path: path, authors: false, books: 0)
+            let db = try Database(path: path, configuration: configuration)
+            let throughUnitOfWork = variant.hasPrefix("uow")
+            let (_, elapsed) = try await timed {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<Dataset.w5Tasks {
+                        group.addTask {
+                            for _ in 0..<Dataset.w5Increments {
+                                if throughUnitOfWork {
+                                    try await incrementThroughUnitOfWork(db)
+                                } else {
+                                    // The read and the write in one write job: the writer runs jobs one at a
+                                    // time, so no increment is lost.
+                                    try await db.write { conn in
+                                        let value = try conn.scalar("SELECT value FROM counters WHERE id = 1")
+                                        try conn.execute(
+                                            "UPDATE counters SET value = ? WHERE id = 1",
+                                            [(value.integerValue ?? 0) + 1])
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            outcome.operations = Dataset.w5Tasks * Dataset.w5Increments
+            outcome.unit = "increments/s"
+            outcome.seconds = elapsed
+            db.close()
+        case .w6:
+            try RawDB.buildFixture(path: path, authors: true, books: 0)
+            let db = try Database(path: path, configuration: configuration)
+            let (_, elapsed) = try await timed {
+                let books = (0..<Dataset.bigBookCount).map {
+                    Book(
+                        id: nil, authorID: Int64(Dataset.authorIndex($0) + 1), title: Dataset.title($0),
+                        price: Dataset.price($0), pages: Dataset.pages($0))
+                }
+                let uow = UnitOfWork(database: db)
+                for book in books { uow.insert(book) }
+                try await uow.commit()
+            }
+            outcome.operations = Dataset.bigBookCount
+            outcome.seconds = elapsed
+            db.close()
+        case .m1, .base:
+            break
+        }
+        if outcome.peakKiB == 0 { outcome.peakKiB = peakResidentKiB() }
+        return outcome
+    }
+
+    /// Optimistic concurrency: load the counter, bump it, commit; a stale write (another task
+    /// committed in between) is retried on a fresh load.
+    static func incrementThroughUnitOfWork(_ db: Database) async throws {
+        while true {
+            let uow = UnitOfWork(database: db)
+            guard var counter = try await uow.find(Counter.self, id: 1) else { throw CheckFailure("W5: no counter") }
+            counter.value += 1
+            uow.update(counter)
+            do {
+                try await uow.commit()
+                return
+            } catch UnitOfWorkError.staleWrite {
+                continue
+            }
+        }
+    }
+}

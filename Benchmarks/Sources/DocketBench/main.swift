@@ -1,0 +1,267 @@
+import Foundation
+
+// docket-bench: with no `--only`, runs every contender × workload, each in a child process of this
+// same binary (so each peak-memory figure is that child's own VmHWM), and prints the table.
+// With `--only W --contender C`, it is such a child: it runs one workload, checks the result and
+// prints one `RESULT {json}` line. Any wrong result makes the run exit non-zero.
+
+struct Options {
+    var only: Workload?
+    var contender = "docket"
+    var variant = ""
+    var sync = Sync.normal
+    var runs = 3
+    var workloads = Set(Workload.allCases)
+
+    init(_ arguments: [String]) throws {
+        var i = 1
+        func value() throws -> String {
+            i += 1
+            guard i < arguments.count else { throw CheckFailure("\(arguments[i - 1]) needs a value") }
+            return arguments[i]
+        }
+        while i < arguments.count {
+            switch arguments[i] {
+            case "--only":
+                let name = try value()
+                guard let w = Workload(rawValue: name.uppercased()) else {
+                    throw CheckFailure("unknown workload \(name)")
+                }
+                only = w
+            case "--contender": contender = try value()
+            case "--variant": variant = try value()
+            case "--sync": sync = Sync(rawValue: try value().uppercased()) ?? .normal
+            case "--runs": runs = max(1, Int(try value()) ?? 3)
+            case "--workloads":
+                workloads = Set(try value().split(separator: ",").compactMap { Workload(rawValue: $0.uppercased()) })
+            case "-h", "--help":
+                print(
+                    """
+                    usage: docket-bench [--runs N] [--workloads W1,W2,…]
+                           docket-bench --only W1 --contender raw|docket|docket-uow|grdb [--sync normal|full] [--variant TEXT]
+                    """)
+                exit(0)
+            default: throw CheckFailure("unknown argument \(arguments[i])")
+            }
+            i += 1
+        }
+    }
+}
+
+// MARK: Child: one workload, one contender
+
+func runChild(_ options: Options, _ workload: Workload) async throws -> Outcome {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-bench-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    var outcome: Outcome
+    let file: String
+    switch options.contender {
+    case "raw":
+        outcome = try await RawContender.run(workload, variant: options.variant, sync: options.sync, folder: folder)
+        file = "raw"
+    case "docket":
+        outcome = try await DocketContender.run(workload, variant: options.variant, sync: options.sync, folder: folder)
+        file = "docket"
+    case "docket-uow":
+        outcome = try await DocketContender.run(workload, variant: "uow", sync: options.sync, folder: folder)
+        file = "docket"
+    case "grdb":
+        outcome = try await GRDBContender.run(workload, variant: options.variant, sync: options.sync, folder: folder)
+        file = "grdb"
+    default:
+        throw CheckFailure("unknown contender \(options.contender)")
+    }
+    outcome.variant = options.variant
+    if workload != .base { outcome.finalValue = try verify(workload, path: "\(folder)/\(file).sqlite") }
+    return outcome
+}
+
+/// Checks the database a workload left behind, with plain SQL on a fresh connection. Returns the
+/// workload's final value where it has one (W5's counter).
+func verify(_ workload: Workload, path: String) throws -> Int64? {
+    let db = try RawDB(path: path)
+    try check(try db.integrityOK(), "\(workload.rawValue): integrity_check failed")
+    switch workload {
+    case .w1:
+        try check(try db.int("SELECT count(*) FROM authors") == Int64(Dataset.authorCount), "W1: author count")
+        let sums = try db.bookSums()
+        let expected = Dataset.expectedSums(books: Dataset.bookCount)
+        try check(sums == expected, "W1: \(sums), expected \(expected)")
+        try check(try db.correctlyLinkedBooks() == Dataset.bookCount, "W1: books linked to the wrong author")
+    case .w2:
+        let expected = Dataset.expectedSums(books: Dataset.bookCount)
+        try check(try db.bookSums() == expected, "W2: the fixture changed")
+    case .w3:
+        var expected = Dataset.expectedSums(books: Dataset.bookCount)
+        expected.pages += Dataset.bookCount / 10
+        let sums = try db.bookSums()
+        try check(sums == expected, "W3: \(sums), expected \(expected)")
+        // Exactly the books with id ≡ 1 (mod 10) changed: book j has id j + 1.
+        let changed = try db.int(
+            "SELECT count(*) FROM books WHERE pages = 100 + (CAST(substr(title, 19) AS INTEGER) % 500) + (id % 10 = 1)")
+        try check(changed == Int64(Dataset.bookCount), "W3: \(Dataset.bookCount - Int(changed)) books have wrong pages")
+    case .w4:
+        let commits = Int64(Dataset.w4Tasks * Dataset.w4CommitsPerTask)
+        try check(try db.int("SELECT count(*) FROM authors") == commits, "W4: author count")
+        try check(try db.int("SELECT count(*) FROM books") == 2 * commits, "W4: book count")
+        let linked = try db.int(
+            """
+            SELECT count(*) FROM books b JOIN authors a ON a.id = b.author_id
+            WHERE 'W4 book ' || substr(a.name, 11) || '-' = substr(b.title, 1, length(b.title) - 1)
+            """)
+        try check(linked == 2 * commits, "W4: \(2 * commits - linked) books linked to the wrong author")
+    case .w5:
+        let value = try db.int("SELECT value FROM counters WHERE id = 1")
+        let expected = Int64(Dataset.w5Tasks * Dataset.w5Increments)
+        try check(value == expected, "W5: the counter is \(value), expected \(expected): increments were lost")
+        return value
+    case .w6:
+        let sums = try db.bookSums()
+        let expected = Dataset.expectedSums(books: Dataset.bigBookCount)
+        try check(sums == expected, "W6: \(sums), expected \(expected)")
+    case .m1:
+        let sums = try db.bookSums()
+        let expected = Dataset.expectedSums(books: Dataset.bookCount)
+        try check(sums == expected, "M1: \(sums), expected \(expected)")
+    case .base:
+        break
+    }
+    return nil
+}
+
+// MARK: Parent: the matrix
+
+struct Job {
+    let workload: Workload
+    let contender: String
+    var variant = ""
+    var sync = Sync.normal
+
+    var arguments: [String] {
+        ["--only", workload.rawValue, "--contender", contender, "--sync", sync.rawValue]
+            + (variant.isEmpty ? [] : ["--variant", variant])
+    }
+    var key: String { "\(workload.rawValue)|\(contender)|\(variant)" }
+}
+
+func matrix(_ workloads: Set<Workload>) -> [Job] {
+    var jobs: [Job] = []
+    for contender in ["raw", "docket", "grdb"] { jobs.append(Job(workload: .base, contender: contender)) }
+    for w in [Workload.w1, .w2, .w3] {
+        for contender in ["raw", "docket", "grdb"] { jobs.append(Job(workload: w, contender: contender)) }
+    }
+    for sync in [Sync.normal, .full] {
+        jobs.append(Job(workload: .w4, contender: "raw", variant: sync.rawValue, sync: sync))
+        jobs.append(Job(workload: .w4, contender: "docket", variant: sync.rawValue, sync: sync))
+        jobs.append(Job(workload: .w4, contender: "docket", variant: "\(sync.rawValue), group commit off", sync: sync))
+        jobs.append(Job(workload: .w4, contender: "grdb", variant: sync.rawValue, sync: sync))
+    }
+    for contender in ["raw", "docket", "docket-uow", "grdb"] { jobs.append(Job(workload: .w5, contender: contender)) }
+    for contender in ["raw", "docket", "grdb"] { jobs.append(Job(workload: .w6, contender: contender)) }
+    for rows in [1, 16, 64, 256] { jobs.append(Job(workload: .m1, contender: "raw", variant: "rows=\(rows)")) }
+    return jobs.filter { workloads.contains($0.workload) }
+}
+
+func spawn(_ job: Job) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(
+        fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+    process.arguments = job.arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let output = String(decoding: data, as: UTF8.self)
+    guard process.terminationStatus == 0,
+        let line = output.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") })
+    else {
+        throw CheckFailure(
+            "\(job.arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)): \(output)")
+    }
+    return try JSONDecoder().decode(Outcome.self, from: Data(line.dropFirst(7).utf8))
+}
+
+func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func format(_ value: Double) -> String {
+    value >= 100 ? String(Int(value.rounded())) : String(format: "%.1f", value)
+}
+
+func runParent(_ options: Options) -> Int32 {
+    let jobs = matrix(options.workloads)
+    var outcomes: [String: [Outcome]] = [:]
+    var failures: [String] = []
+    for run in 1...options.runs {
+        for job in jobs {
+            FileHandle.standardError.write(
+                Data("run \(run)/\(options.runs): \(job.arguments.joined(separator: " "))… ".utf8))
+            do {
+                let outcome = try spawn(job)
+                outcomes[job.key, default: []].append(outcome)
+                FileHandle.standardError.write(
+                    Data("\(format(outcome.throughput)) \(outcome.unit), \(outcome.peakKiB / 1024) MiB\n".utf8))
+            } catch {
+                failures.append("\(error)")
+                FileHandle.standardError.write(Data("FAILED: \(error)\n".utf8))
+            }
+        }
+    }
+    print(
+        "| workload | contender | throughput (median of \(options.runs)) | spread | ratio to raw (time) | p99 | peak memory |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    var seen = Set<String>()
+    for job in jobs where seen.insert(job.key).inserted {
+        guard let results = outcomes[job.key], let first = results.first else { continue }
+        let throughputs = results.map(\.throughput)
+        let mid = median(throughputs)
+        let spread = mid > 0 ? (throughputs.max()! - throughputs.min()!) / mid * 100 : 0
+        var ratio = ""
+        let rawKey: String? =
+            switch job.workload {
+            case .m1: "M1|raw|rows=1"
+            case .w4: "W4|raw|\(job.sync.rawValue)"
+            case .base: nil
+            default: "\(job.workload.rawValue)|raw|"
+            }
+        if let rawKey, let raw = outcomes[rawKey] {
+            ratio = String(format: "%.2f×", median(raw.map(\.throughput)) / mid)
+        }
+        let p99s = results.compactMap(\.p99Milliseconds)
+        let p99 = p99s.isEmpty ? "" : String(format: "%.1f ms", median(p99s))
+        let peak = Int(median(results.map { Double($0.peakKiB) }) / 1024)
+        var throughput = job.workload == .base ? "" : "\(format(mid)) \(first.unit)"
+        if let final = first.finalValue { throughput += " (final \(final))" }
+        print(
+            "| \(job.workload.rawValue) \(job.workload.summary) | \(first.label) | \(throughput) | "
+                + "\(job.workload == .base ? "" : String(format: "±%.0f%%", spread / 2)) | \(ratio) | \(p99) | \(peak) MiB |"
+        )
+    }
+    if !failures.isEmpty {
+        print("\nFAILED (\(failures.count)):")
+        for failure in failures { print("- \(failure)") }
+        return 1
+    }
+    return 0
+}
+
+// MARK: Entry point
+
+do {
+    let options = try Options(CommandLine.arguments)
+    if let workload = options.only {
+        let outcome = try await runChild(options, workload)
+        let json = try JSONEncoder().encode(outcome)
+        print("RESULT " + String(decoding: json, as: UTF8.self))
+    } else {
+        exit(runParent(options))
+    }
+} catch {
+    FileHandle.standardError.write(Data("docket-bench: \(error)\n".utf8))
+    exit(1)
+}

@@ -54,6 +54,9 @@ final class ModelDecoder<M: Model>: Decoder {
 
     /// The result column of a key, or -1 when the row has none.
     @inline(__always) func column(for key: String) -> Int32 {
+        // `decodeIfPresent` asks for one key twice (is it NULL? then its value): answer the second
+        // time from the previous step instead of falling out of step with the plan.
+        if cursor > 0, cursor <= plan.keys.count, plan.keys[cursor - 1] == key { return plan.columns[cursor - 1] }
         if cursor < plan.keys.count, plan.keys[cursor] == key {
             defer { cursor += 1 }
             return plan.columns[cursor]

@@ -62,7 +62,7 @@ struct BookstoreCommand: AsyncParsableCommand {
         Console.line(
             applied.isEmpty
                 ? "Migrations: already up to date (\(folder))"
-                : "Migrations: applied \(applied.map(\.id).joined(separator: ", "))")
+                : "Migrations: applied \(applied.count) from \(folder), up to \(applied.last!.id)")
 
         // 2. Seed a catalog in one unit of work.
         let tag = String(UUID().uuidString.prefix(8)).lowercased()

@@ -22,8 +22,13 @@ func showProgress(of ledger: Ledger, total: Int, since start: ContinuousClock.In
     while true {
         try? await Task.sleep(for: interval)  // returns at once when cancelled
         if Task.isCancelled { break }
-        if Console.isTerminal { Console.write("\r" + status()) } else { Console.line(status()) }
+        if Console.isTerminal { Console.write(redraw(status())) } else { Console.line(status()) }
     }
     // The final count, ending the line redrawn in place.
-    Console.line(Console.isTerminal ? "\r" + status() : status())
+    Console.line(Console.isTerminal ? redraw(status()) : status())
+}
+
+/// Back to the start of the line, the text, then erase what is left of a longer earlier line.
+private func redraw(_ text: String) -> String {
+    "\r" + text + "\u{1B}[K"
 }

@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Docket", targets: ["Docket"]),
         .executable(name: "docket-sample", targets: ["DocketSample"]),
         .executable(name: "docket", targets: ["DocketCLI"]),
+        .executable(name: "bookstore", targets: ["Bookstore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -40,6 +41,14 @@ let package = Package(
             dependencies: ["Docket"],
             path: "Examples/Sample"
         ),
+        .executableTarget(
+            name: "Bookstore",
+            dependencies: [
+                "Docket",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/Bookstore"
+        ),
         .testTarget(
             name: "DocketTests",
             dependencies: [
@@ -70,6 +79,11 @@ let package = Package(
         .testTarget(
             name: "MigrationTests",
             dependencies: ["Docket", "DocketCLI"]
+        ),
+        // Depends on Bookstore so that `swift test` builds the `bookstore` binary the test runs.
+        .testTarget(
+            name: "ExampleTests",
+            dependencies: ["Bookstore", "Docket"]
         ),
     ],
     swiftLanguageModes: [.v6]

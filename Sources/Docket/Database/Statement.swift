@@ -106,6 +106,16 @@ public final class Statement {
     }
 
     /// Resets the statement and clears its bindings, ready for new arguments.
+    /// Sets every parameter back to NULL.
+    public func clearBindings() {
+        sqlite3_clear_bindings(handle)
+    }
+
+    /// Resets the statement so it can run again, keeping its bindings.
+    public func resetKeepingBindings() {
+        sqlite3_reset(handle)
+    }
+
     public func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)

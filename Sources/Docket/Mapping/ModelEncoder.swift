@@ -15,6 +15,11 @@ final class ModelEncoder<M: Model>: Encoder {
     private var newKeys: [String] = []
     private var cursor = 0
     var values: [DatabaseValue] = []
+    /// When set, values are bound straight into this statement (parameter = slot + 1) instead of
+    /// being stored in `values`.
+    private var target: Statement?
+    /// Set when a value bound straight into `target` has a key the statement has no parameter for.
+    private var missedKey: String?
     private lazy var json: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -47,6 +52,37 @@ final class ModelEncoder<M: Model>: Encoder {
         return EncodedRow(values: values)
     }
 
+    /// Encodes one model straight into `statement`, whose parameters are the layout's slots (as
+    /// after an earlier `encode`). Every parameter is cleared first, so a key the model skips is NULL.
+    /// Throws if the model encodes a key the statement has no parameter for.
+    func bind(_ model: M, to statement: Statement) throws {
+        statement.clearBindings()
+        target = statement
+        missedKey = nil
+        cursor = 0
+        defer { target = nil }
+        try model.encode(to: self)
+        if let missedKey {
+            newKeys.removeAll()
+            throw MappingError(
+                model: "\(M.self)", column: columnName(missedKey),
+                message: "\(M.self) encoded \(missedKey), which earlier values of \(M.self) in this commit did not; "
+                    + "a model must encode the same keys every time (use encodeIfPresent or encodeNil for nil)")
+        }
+    }
+
+    @inline(__always) func store(_ value: DatabaseValue, at slot: Int, key: String) throws {
+        guard let target else {
+            values[slot] = value
+            return
+        }
+        guard slot < snapshot.keys.count else {
+            missedKey = key
+            return
+        }
+        try target.bind(value, at: Int32(slot + 1))
+    }
+
     /// The column names, by slot, as known after the last `encode`.
     var columns: [String] { snapshot.columns }
     var keys: [String] { snapshot.keys }
@@ -63,7 +99,7 @@ final class ModelEncoder<M: Model>: Encoder {
         // A key no earlier value encoded: give it the next slot now, merge into the layout after.
         if let pending = newKeys.firstIndex(of: key) { return snapshot.keys.count + pending }
         newKeys.append(key)
-        values.append(.null)
+        if target == nil { values.append(.null) }
         return snapshot.keys.count + newKeys.count - 1
     }
 
@@ -163,9 +199,9 @@ private struct RowContainer<M: Model, Key: CodingKey>: KeyedEncodingContainerPro
     let encoder: ModelEncoder<M>
     var codingPath: [any CodingKey] { [] }
 
-    @inline(__always) private func set(_ value: DatabaseValue, _ key: Key) {
-        let slot = encoder.slot(for: key.stringValue)
-        encoder.values[slot] = value
+    @inline(__always) private func set(_ value: DatabaseValue, _ key: Key) throws {
+        let name = key.stringValue
+        try encoder.store(value, at: encoder.slot(for: name), key: name)
     }
 
     private func outOfRange<T>(_ value: T, _ key: Key) -> MappingError {
@@ -175,85 +211,85 @@ private struct RowContainer<M: Model, Key: CodingKey>: KeyedEncodingContainerPro
                 + "\(encoder.columnName(key.stringValue))")
     }
 
-    mutating func encodeNil(forKey key: Key) throws { set(.null, key) }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { set(.integer(value ? 1 : 0), key) }
-    mutating func encode(_ value: String, forKey key: Key) throws { set(.text(value), key) }
+    mutating func encodeNil(forKey key: Key) throws { try set(.null, key) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { try set(.integer(value ? 1 : 0), key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { try set(.text(value), key) }
     mutating func encode(_ value: Double, forKey key: Key) throws {
         if value.isNaN {
             throw MappingError(
                 model: "\(M.self)", column: encoder.columnName(key.stringValue),
                 message: "\(M.self).\(key.stringValue) is NaN, which SQLite cannot store (it would become NULL)")
         }
-        set(.real(value), key)
+        try set(.real(value), key)
     }
     mutating func encode(_ value: Float, forKey key: Key) throws { try encode(Double(value), forKey: key) }
-    mutating func encode(_ value: Int, forKey key: Key) throws { set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int16, forKey key: Key) throws { set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { set(.integer(value), key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try set(.integer(value), key) }
     mutating func encode(_ value: UInt, forKey key: Key) throws {
         guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
-        set(.integer(v), key)
+        try set(.integer(v), key)
     }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws { set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws { set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
     mutating func encode(_ value: UInt64, forKey key: Key) throws {
         guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
-        set(.integer(v), key)
+        try set(.integer(v), key)
     }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        set(try encoder.databaseValue(value, key: key.stringValue), key)
+        try set(try encoder.databaseValue(value, key: key.stringValue), key)
     }
 
     // Synthesized `encode(to:)` calls `encodeIfPresent` for optionals, whose default skips `nil`
     // entirely: the column would be missing from the layout learned from a first model with `nil`,
     // and an insert would let a column DEFAULT replace the model's `nil`. A `nil` is a NULL column.
     mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
     mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(

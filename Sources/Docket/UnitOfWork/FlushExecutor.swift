@@ -2,15 +2,95 @@ import CSQLite
 
 /// What a flush hands back to the unit of work: keys the database generated, and new versions.
 public struct FlushResult: Sendable {
-    /// Integer key of each change that has one (generated or supplied), by change index.
-    public var keys: [Int64?]
+    /// Marks a change without an integer key in `keys` (a flat array: no optional per row).
+    public static let none = Int64.min
+    /// Integer key of each change that has one (generated or supplied), by change index; ``none``
+    /// otherwise.
+    public var keys: [Int64]
     /// The version written by each versioned update, by change index.
     public var versions: [Int: Int]
+
+    public init(count: Int) {
+        keys = Array(repeating: Self.none, count: count)
+        versions = [:]
+    }
+
+    /// The key of change `index`, if it has one.
+    public func key(_ index: Int) -> Int64? { keys[index] == Self.none ? nil : keys[index] }
 }
 
 /// Runs a ``FlushPlan`` on the writer connection, inside the write job's transaction. It decides
 /// nothing about order: it binds, steps, checks row counts, and explains failures.
 enum FlushExecutor {
+    /// Runs a unit of work's queued changes: the fast path when every change is an insert whose
+    /// order the tables alone settle, the general planner otherwise.
+    static func flush(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> FlushResult {
+        var schema: [String: TableInfo] = [:]
+        for batch in batches where schema[batch.table] == nil {
+            let info = try db.schemaCache.table(batch.table, on: db)
+            schema[batch.table] = info
+            for fk in info.foreignKeys where schema[fk.parentTable] == nil {
+                schema[fk.parentTable] = try? db.schemaCache.table(fk.parentTable, on: db)
+            }
+        }
+        guard let ordered = insertOrder(batches, count: count, schema: schema) else {
+            let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
+            let plan = try FlushPlanner.plan(changes, schema: schema)
+            return try run(plan, schema: schema, on: db)
+        }
+        let violationsBefore = deferredViolations(db)
+        try db.execute("PRAGMA defer_foreign_keys = ON")
+        defer { try? db.execute("PRAGMA defer_foreign_keys = OFF") }
+        var result = FlushResult(count: count)
+        for batch in ordered { try batch.insertAll(on: db, result: &result) }
+        if deferredViolations(db) > violationsBefore {
+            let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
+            let plan = FlushPlan(changes: changes, steps: [], postUpdatedSlots: [:])
+            throw foreignKeyViolation(plan, schema: schema, keys: result.keys.map { $0 == FlushResult.none ? nil : $0 }, db)
+        }
+        return result
+    }
+
+    /// The batches in insertion order when the tables alone settle it — every change an insert, no
+    /// table referencing itself, no cycle between tables, every linked parent in an earlier table —
+    /// or `nil` when the general planner is needed. Rows then keep their queue order, and each batch
+    /// is one cached statement bound straight from the models: no per-row plan, no per-row arrays.
+    static func insertOrder(_ batches: [any FlushBatch], count: Int, schema: [String: TableInfo]) -> [any FlushBatch]? {
+        guard batches.allSatisfy(\.insertsOnly) else { return nil }
+        let tables = Set(batches.map(\.table))
+        var parents: [String: Set<String>] = [:]
+        for table in tables {
+            for fk in schema[table]?.foreignKeys ?? [] where tables.contains(fk.parentTable) {
+                if fk.parentTable == table { return nil }
+                parents[table, default: []].insert(fk.parentTable)
+            }
+        }
+        var rank: [String: Int] = [:]
+        while rank.count < tables.count {
+            let ready = tables.filter { rank[$0] == nil && (parents[$0] ?? []).allSatisfy { rank[$0] != nil } }
+            if ready.isEmpty { return nil }  // a cycle between tables
+            let next = rank.count
+            for table in ready { rank[table] = next }
+        }
+        var tableOfIndex = [Int](repeating: -1, count: count)
+        let tableIDs = Dictionary(uniqueKeysWithValues: tables.sorted().enumerated().map { ($1, $0) })
+        for batch in batches {
+            let id = tableIDs[batch.table]!
+            for index in batch.indexes where index >= 0 { tableOfIndex[Int(index)] = id }
+        }
+        let rankOfID = tables.sorted().map { rank[$0]! }
+        for batch in batches {
+            let own = rank[batch.table]!
+            for parent in batch.linkedParentIndexes() {
+                let id = tableOfIndex[parent]
+                if id < 0 || rankOfID[id] >= own { return nil }
+            }
+        }
+        return batches.sorted {
+            (rank[$0.table]!, $0.indexes.first { $0 >= 0 } ?? 0) < (rank[$1.table]!, $1.indexes.first { $0 >= 0 } ?? 0)
+        }
+    }
+
     /// Plans `changes` against the connection's schema and runs the plan.
     static func flush(_ changes: [RowChange], on db: Connection) throws -> FlushResult {
         var schema: [String: TableInfo] = [:]
@@ -26,8 +106,13 @@ enum FlushExecutor {
     }
 
     static func run(_ plan: FlushPlan, schema: [String: TableInfo], on db: Connection) throws -> FlushResult {
-        var result = FlushResult(keys: plan.changes.map { $0.key.integerValue }, versions: [:])
-        guard !plan.isEmpty else { return result }
+        var result = FlushResult(count: plan.changes.count)
+        var keys = plan.changes.map { $0.key.integerValue }
+        defer { keys = keys.map { $0 ?? FlushResult.none } }
+        guard !plan.isEmpty else {
+            keys = keys.map { $0 ?? FlushResult.none }
+            return result
+        }
         // Foreign keys are checked at the end of the flush rather than per statement: rows whose
         // references form a cycle can then be written in any order (https://sqlite.org/pragma.html#pragma_defer_foreign_keys).
         // The count of pending violations is compared before and after, so an earlier job of the
@@ -44,9 +129,9 @@ enum FlushExecutor {
                 let statement = try db.cachedStatement(sql)
                 for row in rows {
                     let change = plan.changes[row]
-                    try bindValues(change, plan: plan, keys: result.keys, to: statement)
+                    try bindValues(change, plan: plan, keys: keys, to: statement)
                     try execute(statement, change, db)
-                    if change.generatesKey { result.keys[row] = db.lastInsertRowID }
+                    if change.generatesKey { keys[row] = db.lastInsertRowID }
                 }
             case .update(let table, let columns, let row):
                 let change = plan.changes[row]
@@ -59,7 +144,7 @@ enum FlushExecutor {
                 var index: Int32 = 1
                 for column in columns {
                     let slot = change.columns.firstIndex(of: column)!
-                    try statement.bind(linkedValue(change, slot: slot, plan: plan, keys: result.keys), at: index)
+                    try statement.bind(linkedValue(change, slot: slot, plan: plan, keys: keys), at: index)
                     index += 1
                 }
                 var expected: Int?
@@ -106,10 +191,10 @@ enum FlushExecutor {
                         table, columns, conflict: conflict.isEmpty ? [key] : conflict, key: key, doNothing: doNothing)
                 }
                 let statement = try db.cachedStatement(sql)
-                try bindValues(change, plan: plan, keys: result.keys, to: statement)
+                try bindValues(change, plan: plan, keys: keys, to: statement)
                 do {
                     if try statement.step(), statement.columnType(0) == SQLITE_INTEGER {
-                        result.keys[row] = statement.int64(0)
+                        keys[row] = statement.int64(0)
                     }
                     try statement.run()
                 } catch let error as DatabaseError {
@@ -122,14 +207,15 @@ enum FlushExecutor {
                     SQL.update(table, set: [column], key: key, version: nil)
                 }
                 let statement = try db.cachedStatement(sql)
-                try statement.bind(result.keys[parent].map(DatabaseValue.integer) ?? .null, at: 1)
-                try statement.bind(result.keys[row].map(DatabaseValue.integer) ?? change.key, at: 2)
+                try statement.bind(keys[parent].map(DatabaseValue.integer) ?? .null, at: 1)
+                try statement.bind(keys[row].map(DatabaseValue.integer) ?? change.key, at: 2)
                 try execute(statement, change, db)
             }
         }
         if deferredViolations(db) > violationsBefore {
-            throw foreignKeyViolation(plan, schema: schema, keys: result.keys, db)
+            throw foreignKeyViolation(plan, schema: schema, keys: keys, db)
         }
+        result.keys = keys.map { $0 ?? FlushResult.none }
         return result
     }
 

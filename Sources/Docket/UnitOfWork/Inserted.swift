@@ -9,15 +9,16 @@
 /// ```
 ///
 /// Until a commit succeeds, `value` is the model as queued: a failed commit never leaves a key from
-/// the rolled-back transaction in it.
-public final class Inserted<M: Model> {
+/// the rolled-back transaction in it. A handle is a small value (a reference to its unit of work's
+/// queue and a row number): queueing a million inserts allocates no handle objects.
+public struct Inserted<M: Model> {
+    let queue: ChangeQueue<M>
+    let row: Int
+
     /// The model: as queued before the commit; with its generated key and linked foreign keys after.
-    public internal(set) var value: M
+    public var value: M { queue.models[row] }
     /// `true` once a commit wrote the row.
-    public internal(set) var isCommitted = false
-
-    init(_ value: M) { self.value = value }
-
+    public var isCommitted: Bool { queue.isCommitted }
     /// The primary key (unset until the commit for generated keys).
     public var id: M.ID { value.id }
 }

@@ -1,0 +1,222 @@
+/// What a queued row does. `dropped` marks a queued update that a later delete made moot.
+enum ChangeKind: UInt8, Sendable {
+    case dropped, insert, update, delete, upsert
+}
+
+/// The conflict clause of a queued upsert.
+struct UpsertSpec: Sendable {
+    let conflictColumns: [String]
+    let doNothing: Bool
+}
+
+/// A queued row of some model type, seen without its type: what links point at.
+struct ParentRow {
+    let queue: any AnyChangeQueue
+    let row: Int
+}
+
+/// A queued change queue seen without its model type.
+protocol AnyChangeQueue: AnyObject {
+    var modelName: String { get }
+    /// `ObjectIdentifier` of the model type: the key of its identity map.
+    var modelTypeID: ObjectIdentifier { get }
+    var isCommitted: Bool { get }
+    /// The row's integer key once committed (or when supplied by the client), else `nil`.
+    func integerKey(row: Int) -> Int64?
+    /// The row's position in the unit of work's queue.
+    func position(row: Int) -> Int32
+    var liveCount: Int { get }
+    /// A `Sendable` copy of the queue for the writer, with links resolved to dense change indexes.
+    func payload(dense: [Int32], identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch
+    /// Writes keys, linked keys and versions back after a successful commit.
+    func apply(_ result: FlushResult, dense: [Int32], identity: AnyObject?)
+    /// The state to restore when a nested scope fails.
+    func checkpoint() -> () -> Void
+    /// Rows whose queued update changes nothing (compared with the row as loaded).
+    func noopUpdates(identity: AnyObject?) throws -> Set<Int>
+    /// Positions of the live rows.
+    func livePositions() -> [Int32]
+}
+
+/// A link from a queued child row to the row whose generated key fills one of its columns.
+struct QueuedLink {
+    let row: Int
+    let spec: Int
+    let parent: ParentRow
+}
+
+/// How to fill one linked property: its coding key (found once per key path) and its setter.
+final class LinkSpec<M: Model> {
+    let keyPath: PartialKeyPath<M>
+    let set: (inout M, Int64) -> Void
+    private let findKey: (M) throws -> String
+    private var codingKey: String?
+
+    init<V: IntegerKeyValue>(_ keyPath: WritableKeyPath<M, V>) {
+        self.keyPath = keyPath
+        self.set = { $0[keyPath: keyPath] = V(integerKey: $1) }
+        self.findKey = { try KeyPathColumn.codingKey(of: keyPath, sample: $0) }
+    }
+
+    func key(sample: M) throws -> String {
+        if let codingKey { return codingKey }
+        let key = try findKey(sample)
+        codingKey = key
+        return key
+    }
+}
+
+/// Every queued change of one model type in one unit of work, in flat arrays: queueing a row
+/// appends to arrays and allocates nothing of its own.
+final class ChangeQueue<M: Model>: AnyChangeQueue {
+    var models: [M] = []
+    var kinds: [ChangeKind] = []
+    var positions: [Int32] = []
+    var links: [QueuedLink] = []
+    var linkSpecs: [LinkSpec<M>] = []
+    var upserts: [Int: UpsertSpec] = [:]
+    private(set) var isCommitted = false
+    private(set) var liveCount = 0
+
+    var modelName: String { typeName(M.self) }
+    var modelTypeID: ObjectIdentifier { ObjectIdentifier(M.self) }
+
+    func append(_ model: M, kind: ChangeKind, position: Int32) -> Int {
+        models.append(model)
+        kinds.append(kind)
+        positions.append(position)
+        liveCount += 1
+        return models.count - 1
+    }
+
+    func drop(row: Int) {
+        if kinds[row] != .dropped { liveCount -= 1 }
+        kinds[row] = .dropped
+    }
+
+    /// The index of the spec for `keyPath`, added on first use (compared by key-path equality).
+    func linkSpec<V: IntegerKeyValue>(_ keyPath: WritableKeyPath<M, V>) -> Int {
+        if let index = linkSpecs.firstIndex(where: { $0.keyPath == keyPath }) { return index }
+        linkSpecs.append(LinkSpec(keyPath))
+        return linkSpecs.count - 1
+    }
+
+    func integerKey(row: Int) -> Int64? {
+        let id = models[row].id
+        if id.isUnset { return nil }
+        return (try? M.encodeKey(id))?.integerValue
+    }
+
+    func position(row: Int) -> Int32 { positions[row] }
+
+    func livePositions() -> [Int32] {
+        var live: [Int32] = []
+        live.reserveCapacity(liveCount)
+        for row in kinds.indices where kinds[row] != .dropped { live.append(positions[row]) }
+        return live
+    }
+
+    /// Links are walked in row order; `link(_:_:to:)` may add one for an earlier row.
+    private func sortLinks() {
+        for i in links.indices.dropFirst() where links[i - 1].row > links[i].row {
+            links.sort { $0.row < $1.row }
+            return
+        }
+    }
+
+    func noopUpdates(identity: AnyObject?) throws -> Set<Int> {
+        guard let map = identity as? IdentityMap<M>, kinds.contains(.update) else { return [] }
+        let encoder = ModelEncoder<M>()
+        var noops: Set<Int> = []
+        for row in kinds.indices where kinds[row] == .update {
+            guard let key = try? M.encodeKey(models[row].id), let loaded = map.entries[key]?.loaded else { continue }
+            let before = try encoder.encode(loaded).values
+            if try encoder.encode(models[row]).values == before { noops.insert(row) }
+        }
+        return noops
+    }
+
+    func checkpoint() -> () -> Void {
+        let saved = (models, kinds, positions, links, upserts, liveCount)
+        return { [self] in
+            (models, kinds, positions, links, upserts, liveCount) = saved
+        }
+    }
+
+    func payload(dense: [Int32], identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch {
+        let map = identity as? IdentityMap<M>
+        var snapshots: [Int: M] = [:]
+        var resolvedLinks: [ModelBatch<M>.Link] = []
+        resolvedLinks.reserveCapacity(links.count)
+        var linkKeys: [String] = []
+        for spec in linkSpecs {
+            guard let sample = models.first else { break }
+            linkKeys.append(try spec.key(sample: sample))
+        }
+        sortLinks()
+        var kinds = self.kinds
+        for row in noops { kinds[row] = .dropped }
+        for link in links where kinds[link.row] != .dropped {
+            if case let parentIndex = dense[Int(link.parent.queue.position(row: link.parent.row))], parentIndex >= 0 {
+                resolvedLinks.append(.init(row: link.row, key: linkKeys[link.spec], parent: Int(parentIndex)))
+            } else if link.parent.queue.isCommitted, let key = link.parent.queue.integerKey(row: link.parent.row) {
+                // Committed since this child was queued (by another commit): its key is known now.
+                linkSpecs[link.spec].set(&models[link.row], key)
+            } else {
+                throw UnitOfWorkError.missingParent(
+                    change: "\(modelName) #\(dense[Int(positions[link.row])] + 1)", parent: link.parent.queue.modelName)
+            }
+        }
+        if let map {
+            for row in kinds.indices where kinds[row] == .update || kinds[row] == .delete {
+                if let key = try? M.encodeKey(models[row].id), let entry = map.entries[key] {
+                    snapshots[row] = entry.loaded
+                }
+            }
+        }
+        let versionKey = try M.version.map { keyPath -> String in
+            guard let sample = models.first else { return "" }
+            return try KeyPathColumn.codingKey(of: keyPath, sample: sample)
+        }
+        return ModelBatch<M>(
+            models: models, kinds: kinds, indexes: positions.map { dense[Int($0)] }, links: resolvedLinks,
+            linkKeys: linkKeys, snapshots: snapshots, upserts: upserts, versionKey: versionKey)
+    }
+
+    func apply(_ result: FlushResult, dense: [Int32], identity: AnyObject?) {
+        let map = identity as? IdentityMap<M>
+        sortLinks()
+        var linkIndex = 0
+        for row in models.indices {
+            let index = Int(dense[Int(positions[row])])
+            guard index >= 0 else { continue }
+            switch kinds[row] {
+            case .insert, .upsert:
+                if models[row].id.isUnset, let key = result.key(index), let id = M.ID.generated(rowID: key) {
+                    models[row].id = id
+                }
+                while linkIndex < links.count, links[linkIndex].row < row { linkIndex += 1 }
+                while linkIndex < links.count, links[linkIndex].row == row {
+                    let link = links[linkIndex]
+                    let parent = Int(dense[Int(link.parent.queue.position(row: link.parent.row))])
+                    if parent >= 0, let key = result.key(parent) {
+                        linkSpecs[link.spec].set(&models[row], key)
+                    }
+                    linkIndex += 1
+                }
+            case .update:
+                if let version = M.version, let newVersion = result.versions[index] {
+                    models[row][keyPath: version] = newVersion
+                }
+                if let map, let key = try? M.encodeKey(models[row].id) {
+                    map.entries[key] = .init(loaded: models[row], current: models[row])
+                }
+            case .delete:
+                if let map, let key = try? M.encodeKey(models[row].id) { map.entries.removeValue(forKey: key) }
+            case .dropped:
+                break
+            }
+        }
+        isCommitted = true
+    }
+}

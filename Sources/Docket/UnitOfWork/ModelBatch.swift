@@ -1,0 +1,135 @@
+import CSQLite
+
+/// The queued changes of one model type, as the writer receives them: plain `Sendable` data.
+protocol FlushBatch: Sendable {
+    var table: String { get }
+    /// Dense change indexes of the live rows, in row order (-1 for dropped rows).
+    var indexes: [Int32] { get }
+    /// Every live row is an insert with no self-referencing concerns: eligible for the fast path.
+    var insertsOnly: Bool { get }
+    /// Tables whose rows this batch links to (by generated keys).
+    func linkedParentIndexes() -> [Int]
+    /// Encodes every live row into a ``RowChange`` (the general planner's input).
+    func rowChanges() throws -> [RowChange]
+    /// Inserts every row, in queue order, with one cached statement, binding each model straight
+    /// into it; records generated keys in `result`.
+    func insertAll(on db: Connection, result: inout FlushResult) throws
+}
+
+struct ModelBatch<M: Model>: FlushBatch {
+    struct Link: Sendable {
+        let row: Int
+        let key: String
+        let parent: Int
+    }
+    let models: [M]
+    let kinds: [ChangeKind]
+    let indexes: [Int32]
+    let links: [Link]
+    let linkKeys: [String]
+    let snapshots: [Int: M]
+    let upserts: [Int: UpsertSpec]
+    let versionKey: String?
+
+    var table: String { M.tableName }
+
+    var insertsOnly: Bool { kinds.allSatisfy { $0 == .insert || $0 == .dropped } }
+
+    func linkedParentIndexes() -> [Int] { links.map(\.parent) }
+
+    private func label(_ row: Int) -> String { "\(typeName(M.self)) #\(Int(indexes[row]) + 1)" }
+
+    func rowChanges() throws -> [RowChange] {
+        let encoder = ModelEncoder<M>()
+        encoder.ensureKeys(Array(Set(linkKeys)) + (versionKey.map { [$0] } ?? []))
+        var rows: [(row: Int, values: [DatabaseValue], snapshot: [DatabaseValue]?)] = []
+        for row in models.indices where kinds[row] != .dropped {
+            var values = try encoder.encode(models[row]).values
+            var snapshot: [DatabaseValue]?
+            if let loaded = snapshots[row] {
+                snapshot = try encoder.encode(loaded).values
+                if kinds[row] == .delete { values = snapshot! }
+            }
+            rows.append((row, values, snapshot))
+        }
+        let columns = encoder.columns
+        let keySlot = encoder.keys.firstIndex(of: M.primaryKeyCodingKey)!
+        let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
+        let table = M.tableName
+        let name = typeName(M.self)
+        var linkCursor = 0
+        return try rows.map { entry in
+            let row = entry.row
+            guard kinds[row] == .insert || kinds[row] == .upsert || !models[row].id.isUnset else {
+                throw UnitOfWorkError.missingKey(change: label(row))
+            }
+            var rowLinks: [RowChange.Link] = []
+            while linkCursor < links.count, links[linkCursor].row < row { linkCursor += 1 }
+            while linkCursor < links.count, links[linkCursor].row == row {
+                if let slot = encoder.keys.firstIndex(of: links[linkCursor].key) {
+                    rowLinks.append(.init(slot: slot, parent: links[linkCursor].parent))
+                }
+                linkCursor += 1
+            }
+            let kind: RowChange.Kind =
+                switch kinds[row] {
+                case .insert: .insert
+                case .update: .update
+                case .delete: .delete
+                default:
+                    .upsert(
+                        conflictColumns: upserts[row]?.conflictColumns ?? [], doNothing: upserts[row]?.doNothing ?? false)
+                }
+            var values = entry.values
+            values.append(contentsOf: repeatElement(.null, count: columns.count - values.count))
+            return RowChange(
+                index: Int(indexes[row]), kind: kind, table: table, model: name, columns: columns, values: values,
+                snapshot: entry.snapshot, keySlot: keySlot,
+                generatesKey: models[row].id.isUnset && M.ID.generated(rowID: 1) != nil, links: rowLinks,
+                versionSlot: versionSlot)
+        }
+    }
+
+    func insertAll(on db: Connection, result: inout FlushResult) throws {
+        guard let first = models.indices.first(where: { kinds[$0] != .dropped }) else { return }
+        let encoder = ModelEncoder<M>()
+        encoder.ensureKeys(Array(Set(linkKeys)))
+        // The first encoding settles the column layout; every row is then bound straight into
+        // one cached statement.
+        _ = try encoder.encode(models[first])
+        let keys = encoder.keys
+        let linkSlots = linkKeys.map { keys.firstIndex(of: $0).map { Int32($0 + 1) } }
+        let linkSlotByKey = Dictionary(zip(linkKeys, linkSlots), uniquingKeysWith: { a, _ in a })
+        let table = M.tableName
+        let statement = try db.cachedStatement(SQL.insert(table, encoder.columns))
+        let generates = M.ID.generated(rowID: 1) != nil
+        var linkCursor = 0
+        for row in models.indices where kinds[row] != .dropped {
+            do {
+                try encoder.bind(models[row], to: statement)
+                while linkCursor < links.count, links[linkCursor].row < row { linkCursor += 1 }
+                while linkCursor < links.count, links[linkCursor].row == row {
+                    let link = links[linkCursor]
+                    if let slot = linkSlotByKey[link.key] ?? nil {
+                        let key = result.keys[link.parent]
+                        if key == FlushResult.none {
+                            sqlite3_bind_null(statement.handle, slot)
+                        } else {
+                            sqlite3_bind_int64(statement.handle, slot, key)
+                        }
+                    }
+                    linkCursor += 1
+                }
+                try statement.run()
+            } catch let error as DatabaseError {
+                throw error.adding(context: "inserting \(label(row)) into \(table)")
+            }
+            let index = Int(indexes[row])
+            if generates && models[row].id.isUnset {
+                result.keys[index] = db.lastInsertRowID
+            } else if let key = try? M.encodeKey(models[row].id), case .integer(let n) = key {
+                result.keys[index] = n
+            }
+        }
+    }
+}

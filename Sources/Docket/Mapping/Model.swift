@@ -54,24 +54,46 @@ public protocol PrimaryKeyValue: Codable, Hashable, Sendable {
     var isUnset: Bool { get }
     /// The key for a generated rowid, or `nil` if this key type is never generated.
     static func generated(rowID: Int64) -> Self?
+    /// The key as bound in SQL, or `nil` to encode it like any other value. The built-in key types
+    /// answer directly: the identity map asks once per loaded row, and a generic encode would cost a
+    /// dynamic cast each time.
+    func keyValue(_ options: MappingOptions) -> DatabaseValue?
 }
 
 extension PrimaryKeyValue {
     public var isUnset: Bool { false }
     public static func generated(rowID: Int64) -> Self? { nil }
+    public func keyValue(_ options: MappingOptions) -> DatabaseValue? { nil }
 }
 
 extension Int64: PrimaryKeyValue {
     public static func generated(rowID: Int64) -> Int64? { rowID }
+    public func keyValue(_ options: MappingOptions) -> DatabaseValue? { .integer(self) }
 }
 extension Int: PrimaryKeyValue {
     public static func generated(rowID: Int64) -> Int? { Int(rowID) }
+    public func keyValue(_ options: MappingOptions) -> DatabaseValue? { .integer(Int64(self)) }
 }
-extension UUID: PrimaryKeyValue {}
-extension String: PrimaryKeyValue {}
+extension UUID: PrimaryKeyValue {
+    public func keyValue(_ options: MappingOptions) -> DatabaseValue? {
+        switch options.uuidStrategy {
+        case .text: .text(uuidString)
+        case .blob: .blob(withUnsafeBytes(of: uuid) { Data($0) })
+        }
+    }
+}
+extension String: PrimaryKeyValue {
+    public func keyValue(_ options: MappingOptions) -> DatabaseValue? { .text(self) }
+}
 extension Optional: PrimaryKeyValue where Wrapped: PrimaryKeyValue {
     public var isUnset: Bool { self == nil }
     public static func generated(rowID: Int64) -> Wrapped?? { Wrapped.generated(rowID: rowID).map { .some($0) } }
+    public func keyValue(_ options: MappingOptions) -> DatabaseValue? {
+        switch self {
+        case .none: .null
+        case .some(let wrapped): wrapped.keyValue(options)
+        }
+    }
 }
 
 /// How coding keys map to column names.

@@ -124,7 +124,8 @@ extension Model {
 
     /// The key as bound in SQL, encoded with the model's strategies (UUID as text or blob).
     static func encodeKey(_ id: ID) throws -> DatabaseValue {
-        try ValueEncoding.databaseValue(
+        if let value = id.keyValue(mappingOptions) { return value }
+        return try ValueEncoding.databaseValue(
             id, options: mappingOptions, json: JSONEncoder(),
             fail: { MappingError(model: "\(Self.self)", column: "\(tableName).\(primaryKeyColumn)", message: $0) })
     }

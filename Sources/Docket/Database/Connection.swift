@@ -154,6 +154,13 @@ public final class Connection {
     /// Runs one or more statements separated by semicolons, without arguments.
     public func execute(_ sql: String) throws {
         logger?.debug("\(sql)")
+        // Transaction control and pragmas run on every write job (BEGIN, SAVEPOINT, COMMIT…): keep
+        // them prepared instead of compiling them again each time.
+        if Self.isReusedControlStatement(sql) {
+            let statement = try cachedStatement(sql)
+            try statement.run()
+            return
+        }
         try sql.withCString { start in
             var next: UnsafePointer<CChar>? = start
             while let current = next, current.pointee != 0 {
@@ -176,6 +183,16 @@ public final class Connection {
                 }
             }
         }
+    }
+
+    private static func isReusedControlStatement(_ sql: String) -> Bool {
+        guard let first = sql.utf8.first, first == UInt8(ascii: "B") || first == UInt8(ascii: "C")
+            || first == UInt8(ascii: "R") || first == UInt8(ascii: "S") || first == UInt8(ascii: "P")
+        else { return false }
+        return !sql.utf8.contains(UInt8(ascii: ";"))
+            && (sql == "BEGIN IMMEDIATE" || sql == "BEGIN DEFERRED" || sql == "COMMIT" || sql == "ROLLBACK"
+                || sql.hasPrefix("SAVEPOINT ") || sql.hasPrefix("RELEASE ") || sql.hasPrefix("ROLLBACK TO ")
+                || sql.hasPrefix("PRAGMA defer_foreign_keys"))
     }
 
     /// Fetches every row of a query with bound arguments.

@@ -55,11 +55,34 @@ struct SchemaCache {
     private var tables: [String: TableInfo] = [:]
 
     mutating func table(_ name: String, on connection: Connection) throws -> TableInfo {
+        try checkVersion(on: connection)
+        return try cachedTable(name, on: connection)
+    }
+
+    /// The tables named, and the parents their foreign keys reference (when they exist), checking
+    /// the schema version once for all of them.
+    mutating func tablesWithParents(_ names: [String], on connection: Connection) throws -> [String: TableInfo] {
+        try checkVersion(on: connection)
+        var result: [String: TableInfo] = [:]
+        for name in names where result[name] == nil {
+            let info = try cachedTable(name, on: connection)
+            result[name] = info
+            for fk in info.foreignKeys where result[fk.parentTable] == nil {
+                result[fk.parentTable] = try? cachedTable(fk.parentTable, on: connection)
+            }
+        }
+        return result
+    }
+
+    private mutating func checkVersion(on connection: Connection) throws {
         let current = try connection.scalar("PRAGMA schema_version")
         if case .integer(let v) = current, v != version {
             version = v
             tables.removeAll()
         }
+    }
+
+    private mutating func cachedTable(_ name: String, on connection: Connection) throws -> TableInfo {
         if let info = tables[name] { return info }
         let info = try Self.load(name, on: connection)
         tables[name] = info

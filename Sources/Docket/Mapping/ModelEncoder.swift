@@ -83,6 +83,9 @@ final class ModelEncoder<M: Model>: Encoder {
         try target.bind(value, at: Int32(slot + 1))
     }
 
+    /// `INSERT INTO table (every column of the layout) VALUES (?, …)`, memoized per layout.
+    func insertSQL() -> String { layout.insertSQL(table: M.tableName, count: snapshot.keys.count) }
+
     /// The column names, by slot, as known after the last `encode`.
     var columns: [String] { snapshot.columns }
     var keys: [String] { snapshot.keys }

@@ -133,5 +133,7 @@ extension Model {
 
 /// `"name"`, with embedded quotes doubled (https://sqlite.org/lang_keywords.html).
 func quoteIdentifier(_ name: String) -> String {
-    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    // Foundation's replacingOccurrences costs a microsecond even when there is nothing to replace.
+    guard name.utf8.contains(UInt8(ascii: "\"")) else { return "\"" + name + "\"" }
+    return "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }

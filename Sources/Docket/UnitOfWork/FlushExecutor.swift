@@ -25,14 +25,7 @@ enum FlushExecutor {
     /// Runs a unit of work's queued changes: the fast path when every change is an insert whose
     /// order the tables alone settle, the general planner otherwise.
     static func flush(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> FlushResult {
-        var schema: [String: TableInfo] = [:]
-        for batch in batches where schema[batch.table] == nil {
-            let info = try db.schemaCache.table(batch.table, on: db)
-            schema[batch.table] = info
-            for fk in info.foreignKeys where schema[fk.parentTable] == nil {
-                schema[fk.parentTable] = try? db.schemaCache.table(fk.parentTable, on: db)
-            }
-        }
+        let schema = try db.schemaCache.tablesWithParents(batches.map(\.table), on: db)
         guard let ordered = insertOrder(batches, count: count, schema: schema) else {
             let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
             let plan = try FlushPlanner.plan(changes, schema: schema)
@@ -93,14 +86,7 @@ enum FlushExecutor {
 
     /// Plans `changes` against the connection's schema and runs the plan.
     static func flush(_ changes: [RowChange], on db: Connection) throws -> FlushResult {
-        var schema: [String: TableInfo] = [:]
-        for change in changes where schema[change.table] == nil {
-            let info = try db.schemaCache.table(change.table, on: db)
-            schema[change.table] = info
-            for fk in info.foreignKeys where schema[fk.parentTable] == nil {
-                schema[fk.parentTable] = try? db.schemaCache.table(fk.parentTable, on: db)
-            }
-        }
+        let schema = try db.schemaCache.tablesWithParents(changes.map(\.table), on: db)
         let plan = try FlushPlanner.plan(changes, schema: schema)
         return try run(plan, schema: schema, on: db)
     }

@@ -101,7 +101,7 @@ struct ModelBatch<M: Model>: FlushBatch {
         let linkSlots = linkKeys.map { keys.firstIndex(of: $0).map { Int32($0 + 1) } }
         let linkSlotByKey = Dictionary(zip(linkKeys, linkSlots), uniquingKeysWith: { a, _ in a })
         let table = M.tableName
-        let statement = try db.cachedStatement(SQL.insert(table, encoder.columns))
+        let statement = try db.cachedStatement(encoder.insertSQL())
         let generates = M.ID.generated(rowID: 1) != nil
         var linkCursor = 0
         for row in models.indices where kinds[row] != .dropped {

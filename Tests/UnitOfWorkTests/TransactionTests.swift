@@ -139,7 +139,7 @@ import Testing
         uow.insert(Book(authorID: 42, title: "Orphan"))
         let error = await #expect(throws: DatabaseError.self) { try await uow.commit() }
         #expect(error?.constraint?.kind == .foreignKey)
-        #expect("\(error!)".contains("Book #1 (id 2) in books has author_id = 42, but authors has no such row"))
+        #expect("\(error!)".contains("Book #1 in books has author_id = 42, but authors has no such row"))
         #expect(try fx.count("books") == 1)
     }
 

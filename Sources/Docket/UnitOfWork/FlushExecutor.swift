@@ -31,16 +31,9 @@ enum FlushExecutor {
             let plan = try FlushPlanner.plan(changes, schema: schema)
             return try run(plan, schema: schema, on: db)
         }
-        let violationsBefore = deferredViolations(db)
-        try db.execute("PRAGMA defer_foreign_keys = ON")
-        defer { try? db.execute("PRAGMA defer_foreign_keys = OFF") }
+        // Parents come first, so foreign keys are checked as each row is written.
         var result = FlushResult(count: count)
-        for batch in ordered { try batch.insertAll(on: db, result: &result) }
-        if deferredViolations(db) > violationsBefore {
-            let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
-            let plan = FlushPlan(changes: changes, steps: [], postUpdatedSlots: [:])
-            throw foreignKeyViolation(plan, schema: schema, keys: result.keys.map { $0 == FlushResult.none ? nil : $0 }, db)
-        }
+        for batch in ordered { try batch.insertAll(on: db, schema: schema, result: &result) }
         return result
     }
 
@@ -99,13 +92,13 @@ enum FlushExecutor {
             keys = keys.map { $0 ?? FlushResult.none }
             return result
         }
-        // Foreign keys are checked at the end of the flush rather than per statement: rows whose
-        // references form a cycle can then be written in any order (https://sqlite.org/pragma.html#pragma_defer_foreign_keys).
-        // The count of pending violations is compared before and after, so an earlier job of the
-        // same group cannot be blamed on this one.
+        // When the plan broke a cycle between rows with known keys, foreign keys are checked at the
+        // end of the flush rather than per statement, so those rows can be written in any order
+        // (https://sqlite.org/pragma.html#pragma_defer_foreign_keys). The count of pending violations
+        // is compared before and after, so an earlier job of the same group cannot be blamed on this one.
         let violationsBefore = deferredViolations(db)
-        try db.execute("PRAGMA defer_foreign_keys = ON")
-        defer { try? db.execute("PRAGMA defer_foreign_keys = OFF") }
+        if plan.defersForeignKeys { try db.execute("PRAGMA defer_foreign_keys = ON") }
+        defer { if plan.defersForeignKeys { try? db.execute("PRAGMA defer_foreign_keys = OFF") } }
         var sqlCache: [SQLShape: String] = [:]
 
         for step in plan.steps {
@@ -228,8 +221,48 @@ enum FlushExecutor {
         do {
             try statement.run()
         } catch let error as DatabaseError {
-            throw error.adding(context: "\(change.verb) \(change.label) into \(change.table)")
+            throw explained(error, change: change, values: change.values, on: db)
         }
+    }
+
+    /// Adds which queued change failed and, for a foreign key, which column points at which missing
+    /// row (SQLite's own message names neither).
+    static func explained(_ error: DatabaseError, change: RowChange, values: [DatabaseValue], on db: Connection)
+        -> DatabaseError
+    {
+        let context = "\(change.verb) \(change.label) into \(change.table)"
+        guard error.extendedResultCode == SQLITE_CONSTRAINT_FOREIGNKEY else { return error.adding(context: context) }
+        if change.kind == .delete {
+            return DatabaseError(
+                resultCode: SQLITE_CONSTRAINT, extendedResultCode: SQLITE_CONSTRAINT_FOREIGNKEY,
+                message: "FOREIGN KEY constraint failed: \(change.label) in \(change.table) is still referenced by "
+                    + "other rows; delete or move them in the same unit of work", sql: error.sql)
+        }
+        var details: [String] = []
+        if let info = try? db.schemaCache.table(change.table, on: db) {
+            for fk in info.foreignKeys where fk.columns.count == 1 {
+                guard let slot = change.columns.firstIndex(of: fk.columns[0]), slot < values.count,
+                    !values[slot].isNull
+                else { continue }
+                let parentColumn =
+                    fk.parentColumns.first
+                    ?? (try? db.schemaCache.table(fk.parentTable, on: db))?.columns.first { $0.primaryKeyIndex == 1 }?.name
+                    ?? "rowid"
+                let exists = try? db.scalar(
+                    "SELECT EXISTS (SELECT 1 FROM \(quoteIdentifier(fk.parentTable)) WHERE \(quoteIdentifier(parentColumn)) = ?)",
+                    [values[slot]])
+                if exists == .integer(0) {
+                    details.append(
+                        "\(change.label) in \(change.table) has \(fk.columns[0]) = \(values[slot].sqlLiteral), but "
+                            + "\(fk.parentTable) has no such row")
+                }
+            }
+        }
+        guard !details.isEmpty else { return error.adding(context: context) }
+        return DatabaseError(
+            resultCode: SQLITE_CONSTRAINT, extendedResultCode: SQLITE_CONSTRAINT_FOREIGNKEY,
+            message: "FOREIGN KEY constraint failed: " + details.joined(separator: "; "), sql: error.sql,
+            context: context)
     }
 
     private static func deferredViolations(_ db: Connection) -> Int32 {

@@ -29,6 +29,11 @@ public struct FlushPlan: Sendable, CustomStringConvertible {
     public let steps: [Step]
     /// Link slots inserted as NULL and filled by a post-update, per change index.
     public let postUpdatedSlots: [Int: Set<Int>]
+    /// `true` when the order relies on foreign keys being checked at the end of the flush (a cycle
+    /// was broken by dropping an edge between rows with known keys). Only then does the executor
+    /// turn on `PRAGMA defer_foreign_keys`: like every flag pragma, it expires every prepared
+    /// statement of the connection, which must then be compiled again.
+    public var defersForeignKeys = false
 
     /// `true` when there is nothing to run.
     public var isEmpty: Bool { steps.isEmpty }

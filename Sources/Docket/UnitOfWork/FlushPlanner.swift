@@ -94,6 +94,7 @@ public enum FlushPlanner {
         var order: [Int] = []
         order.reserveCapacity(remaining)
         var postUpdated: [Int: Set<Int>] = [:]
+        var defers = false
         var postUpdates: [FlushPlan.Step] = []
         var done = [Bool](repeating: false, count: changes.count)
         while order.count < remaining {
@@ -111,6 +112,7 @@ public enum FlushPlanner {
             let cycle = graph.findCycle(among: { active[$0] && !done[$0] })
             if let soft = cycle.first(where: { !graph.edges[$0].hard }) {
                 graph.remove(soft)
+                defers = true
             } else if let breakable = cycle.first(where: { isNullable(graph.edges[$0], changes, schema) }) {
                 let edge = graph.edges[breakable]
                 graph.remove(breakable)
@@ -131,8 +133,10 @@ public enum FlushPlanner {
             }
         }
 
-        return FlushPlan(
+        var plan = FlushPlan(
             changes: changes, steps: batch(order, changes, updatedColumns) + postUpdates, postUpdatedSlots: postUpdated)
+        plan.defersForeignKeys = defers
+        return plan
     }
 
     /// Slots whose value differs from the snapshot, excluding the key and the version. Without a

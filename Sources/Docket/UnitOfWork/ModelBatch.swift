@@ -13,7 +13,7 @@ protocol FlushBatch: Sendable {
     func rowChanges() throws -> [RowChange]
     /// Inserts every row, in queue order, with one cached statement, binding each model straight
     /// into it; records generated keys in `result`.
-    func insertAll(on db: Connection, result: inout FlushResult) throws
+    func insertAll(on db: Connection, schema: [String: TableInfo], result: inout FlushResult) throws
 }
 
 struct ModelBatch<M: Model>: FlushBatch {
@@ -90,7 +90,7 @@ struct ModelBatch<M: Model>: FlushBatch {
         }
     }
 
-    func insertAll(on db: Connection, result: inout FlushResult) throws {
+    func insertAll(on db: Connection, schema: [String: TableInfo], result: inout FlushResult) throws {
         guard let first = models.indices.first(where: { kinds[$0] != .dropped }) else { return }
         let encoder = ModelEncoder<M>()
         encoder.ensureKeys(Array(Set(linkKeys)))
@@ -122,7 +122,19 @@ struct ModelBatch<M: Model>: FlushBatch {
                 }
                 try statement.run()
             } catch let error as DatabaseError {
-                throw error.adding(context: "inserting \(label(row)) into \(table)")
+                // Encode the failing row again, with its linked keys, to say which value was at fault.
+                var values = (try? encoder.encode(models[row]).values) ?? []
+                for link in links where link.row == row {
+                    if let slot = keys.firstIndex(of: link.key), slot < values.count, let key = result.key(link.parent) {
+                        values[slot] = .integer(key)
+                    }
+                }
+                let change = RowChange(
+                    index: Int(indexes[row]), kind: .insert, table: table, model: typeName(M.self),
+                    columns: encoder.columns, values: values, snapshot: nil,
+                    keySlot: keys.firstIndex(of: M.primaryKeyCodingKey) ?? 0, generatesKey: false, links: [],
+                    versionSlot: nil)
+                throw FlushExecutor.explained(error, change: change, values: values, on: db)
             }
             let index = Int(indexes[row])
             if generates && models[row].id.isUnset {

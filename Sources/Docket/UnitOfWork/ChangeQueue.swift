@@ -129,7 +129,7 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
         let encoder = ModelEncoder<M>()
         var noops: Set<Int> = []
         for row in kinds.indices where kinds[row] == .update {
-            guard let key = try? M.encodeKey(models[row].id), let loaded = map.entries[key]?.loaded else { continue }
+            guard let key = try? M.encodeKey(models[row].id), let loaded = map.loaded(key) else { continue }
             let before = try encoder.encode(loaded).values
             if try encoder.encode(models[row]).values == before { noops.insert(row) }
         }
@@ -169,8 +169,8 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
         }
         if let map {
             for row in kinds.indices where kinds[row] == .update || kinds[row] == .delete {
-                if let key = try? M.encodeKey(models[row].id), let entry = map.entries[key] {
-                    snapshots[row] = entry.loaded
+                if let key = try? M.encodeKey(models[row].id), let loaded = map.loaded(key) {
+                    snapshots[row] = loaded
                 }
             }
         }
@@ -209,10 +209,10 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
                     models[row][keyPath: version] = newVersion
                 }
                 if let map, let key = try? M.encodeKey(models[row].id) {
-                    map.entries[key] = .init(loaded: models[row], current: models[row])
+                    map.committed(models[row], key: key)
                 }
             case .delete:
-                if let map, let key = try? M.encodeKey(models[row].id) { map.entries.removeValue(forKey: key) }
+                if let map, let key = try? M.encodeKey(models[row].id) { map.remove(key) }
             case .dropped:
                 break
             }

@@ -1,12 +1,70 @@
 /// The rows of one model type that a unit of work loaded, by encoded primary key.
 ///
-/// Each entry keeps the model as loaded (what the database holds: the snapshot dirty tracking
-/// compares with, encoded only for rows that are updated) and as last passed to `update` (what
-/// loading it again returns).
+/// Rows are kept as loaded — what the database holds, the snapshot dirty tracking compares with,
+/// encoded only for rows that are updated — in one array, with the value last passed to `update`
+/// beside it for the few rows that have one. Integer keys (the common case) index a `[Int64: Int]`,
+/// which hashes faster than `DatabaseValue`; loading 100k rows appends to arrays instead of
+/// copying each model into a dictionary entry.
 final class IdentityMap<M: Model> {
-    struct Entry {
-        var loaded: M
-        var current: M
+    private(set) var loaded: [M] = []
+    private var updated: [Int: M] = [:]
+    private var integerSlots: [Int64: Int] = [:]
+    private var otherSlots: [DatabaseValue: Int] = [:]
+
+    private func slot(_ key: DatabaseValue) -> Int? {
+        if case .integer(let n) = key { return integerSlots[n] }
+        return otherSlots[key]
     }
-    var entries: [DatabaseValue: Entry] = [:]
+
+    /// The value loading the row again returns: the last one passed to `update`, else as loaded.
+    func current(_ key: DatabaseValue) -> M? {
+        guard let slot = slot(key) else { return nil }
+        return updated[slot] ?? loaded[slot]
+    }
+
+    /// The row as loaded (the database's version of it).
+    func loaded(_ key: DatabaseValue) -> M? { slot(key).map { loaded[$0] } }
+
+    /// Remembers a loaded row; with `replace`, forgets what was known of it before.
+    func insert(_ model: M, key: DatabaseValue, replace: Bool) {
+        if let slot = slot(key) {
+            guard replace else { return }
+            loaded[slot] = model
+            updated.removeValue(forKey: slot)
+            return
+        }
+        if case .integer(let n) = key { integerSlots[n] = loaded.count } else { otherSlots[key] = loaded.count }
+        loaded.append(model)
+    }
+
+    func reserveCapacity(_ extra: Int) {
+        loaded.reserveCapacity(loaded.count + extra)
+        integerSlots.reserveCapacity(integerSlots.count + extra)
+    }
+
+    /// Records the value passed to `update` for a loaded row.
+    func setCurrent(_ model: M, key: DatabaseValue) {
+        if let slot = slot(key) { updated[slot] = model }
+    }
+
+    /// After a commit wrote `model`, it is what the database holds.
+    func committed(_ model: M, key: DatabaseValue) {
+        if let slot = slot(key) {
+            loaded[slot] = model
+            updated.removeValue(forKey: slot)
+        }
+    }
+
+    func remove(_ key: DatabaseValue) {
+        if case .integer(let n) = key { integerSlots.removeValue(forKey: n) } else { otherSlots.removeValue(forKey: key) }
+    }
+
+    func copy() -> IdentityMap<M> {
+        let copy = IdentityMap<M>()
+        copy.loaded = loaded
+        copy.updated = updated
+        copy.integerSlots = integerSlots
+        copy.otherSlots = otherSlots
+        return copy
+    }
 }

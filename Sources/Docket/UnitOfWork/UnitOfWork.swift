@@ -138,7 +138,7 @@ public final class UnitOfWork {
         let identity = IdentityKey(model)
         if let identity, let key = try? M.encodeKey(model.id) {
             let map = identityMap(for: M.self)
-            map.entries[key]?.current = model
+            map.setCurrent(model, key: key)
         }
         if let identity, let queued = queuedUpdates[identity], let queue = queued.queue as? ChangeQueue<M> {
             queue.models[queued.row] = model
@@ -237,7 +237,7 @@ public final class UnitOfWork {
     {
         let key = try M.encodeKey(id)
         let map = identityMap(for: M.self)
-        if !refresh, let entry = map.entries[key] { return entry.current }
+        if !refresh, let current = map.current(key) { return current }
         guard let loaded = try await database.read({ try M.find(id, in: $0) }) else { return nil }
         return register(loaded, key: key, in: map, refresh: refresh)
     }
@@ -246,7 +246,7 @@ public final class UnitOfWork {
     public func find<M: Model>(_ type: M.Type, id: M.ID, refresh: Bool = false) throws -> M? {
         let key = try M.encodeKey(id)
         let map = identityMap(for: M.self)
-        if !refresh, let entry = map.entries[key] { return entry.current }
+        if !refresh, let current = map.current(key) { return current }
         guard let loaded = try database.read({ try M.find(id, in: $0) }) else { return nil }
         return register(loaded, key: key, in: map, refresh: refresh)
     }
@@ -266,16 +266,22 @@ public final class UnitOfWork {
 
     private func registerAll<M: Model>(_ models: [M], refresh: Bool) throws -> [M] {
         let map = identityMap(for: M.self)
-        map.entries.reserveCapacity(map.entries.count + models.count)
-        return try models.map { model in
-            guard !model.id.isUnset else { return model }
-            return register(model, key: try M.encodeKey(model.id), in: map, refresh: refresh)
+        map.reserveCapacity(models.count)
+        var result = models
+        for (i, model) in models.enumerated() where !model.id.isUnset {
+            let key = try M.encodeKey(model.id)
+            if !refresh, let existing = map.current(key) {
+                result[i] = existing
+            } else {
+                map.insert(model, key: key, replace: refresh)
+            }
         }
+        return result
     }
 
     private func register<M: Model>(_ model: M, key: DatabaseValue, in map: IdentityMap<M>, refresh: Bool) -> M {
-        if !refresh, let existing = map.entries[key] { return existing.current }
-        map.entries[key] = .init(loaded: model, current: model)
+        if !refresh, let existing = map.current(key) { return existing }
+        map.insert(model, key: key, replace: true)
         return model
     }
 
@@ -370,11 +376,7 @@ protocol IdentityMapCopying: AnyObject {
 }
 
 extension IdentityMap: IdentityMapCopying {
-    func copy() -> AnyObject {
-        let copy = IdentityMap<M>()
-        copy.entries = entries
-        return copy
-    }
+    func copy() -> AnyObject { copy() as IdentityMap<M> }
 }
 
 /// Where a model lives in the identity map: its table and its encoded primary key.

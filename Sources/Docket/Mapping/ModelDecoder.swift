@@ -91,8 +91,30 @@ final class ModelDecoder<M: Model>: Decoder {
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(RowDecodingContainer<M, Key>(decoder: self))
+        // `KeyedDecodingContainer(…)` allocates a type-erasing box on every call: once per row. The
+        // container holds nothing but this decoder, so one box serves every row of the statement.
+        // The box is kept as the container's only stored property (a class reference, checked by
+        // size); `finish()` releases it, breaking the box → container → decoder cycle.
+        if cachedKeyType == ObjectIdentifier(Key.self), let box = cachedBox {
+            return unsafeBitCast(box, to: KeyedDecodingContainer<Key>.self)
+        }
+        let container = KeyedDecodingContainer(RowDecodingContainer<M, Key>(decoder: self))
+        if MemoryLayout<KeyedDecodingContainer<Key>>.size == MemoryLayout<AnyObject>.size {
+            cachedBox = unsafeBitCast(container, to: AnyObject.self)
+            cachedKeyType = ObjectIdentifier(Key.self)
+        }
+        return container
     }
+
+    private var cachedBox: AnyObject?
+    private var cachedKeyType: ObjectIdentifier?
+
+    /// Releases the cached container; call when done with the statement.
+    func finish() {
+        cachedBox = nil
+        cachedKeyType = nil
+    }
+
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         throw MappingError(model: "\(M.self)", column: nil, message: "\(M.self) must decode from a keyed container")
     }

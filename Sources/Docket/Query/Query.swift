@@ -118,6 +118,7 @@ extension Model {
         defer { statement.reset() }
         let decoder = ModelDecoder<Self>(statement: statement)
         var models: [Self] = []
+        defer { decoder.finish() }
         while try statement.step() { models.append(try decoder.decodeRow()) }
         return models
     }

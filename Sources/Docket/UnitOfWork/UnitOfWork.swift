@@ -293,25 +293,34 @@ public final class UnitOfWork {
     /// On failure the database is as it was, every change is still queued (fix and commit again,
     /// or ``rollback()``), and no model or handle carries a key from the rolled-back transaction.
     nonisolated(nonsending) public func commit() async throws {
-        guard let batch = try prepareCommit() else { return }
-        let (batches, count) = (batch.batches, batch.count)
-        let result = try await database.write { try FlushExecutor.flush(batches, count: count, on: $0) }
-        finishCommit(batch, result)
+        guard var prepared = try prepareCommit() else { return }
+        let (batches, count) = (BatchBox(prepared.batches), prepared.count)
+        prepared.batches = []
+        let result = try await database.write { try FlushExecutor.flush(batches.batches, count: count, on: $0) }
+        // Writing the keys back must not copy every queued model because the batches still share
+        // their arrays: drop them first.
+        batches.batches = []
+        finishCommit(prepared, result)
     }
 
     /// The blocking form of ``commit()-1iyxw``, for thread-based code.
     public func commit() throws {
-        guard let batch = try prepareCommit() else { return }
-        let result = try database.write { try FlushExecutor.flush(batch.batches, count: batch.count, on: $0) }
-        finishCommit(batch, result)
+        guard var prepared = try prepareCommit() else { return }
+        let (batches, count) = (BatchBox(prepared.batches), prepared.count)
+        prepared.batches = []
+        let result = try database.write { try FlushExecutor.flush(batches.batches, count: count, on: $0) }
+        batches.batches = []
+        finishCommit(prepared, result)
     }
 
     /// The plan the general planner makes for the next commit, without running it (it reads table
     /// metadata only). A commit of inserts only, whose order the tables alone settle, runs the same
     /// order without building a plan.
     nonisolated(nonsending) public func plan() async throws -> FlushPlan {
-        guard let batch = try prepareCommit() else { return FlushPlan(changes: [], steps: [], postUpdatedSlots: [:]) }
-        let batches = batch.batches
+        guard let prepared = try prepareCommit() else {
+            return FlushPlan(changes: [], steps: [], postUpdatedSlots: [:])
+        }
+        let batches = prepared.batches
         return try await database.read { db in
             var schema: [String: TableInfo] = [:]
             for table in Set(batches.map(\.table)) { schema[table] = try db.schemaCache.table(table, on: db) }
@@ -322,7 +331,7 @@ public final class UnitOfWork {
 
     private struct PreparedCommit {
         let queues: [any AnyChangeQueue]
-        let batches: [any FlushBatch]
+        var batches: [any FlushBatch]
         let dense: [Int32]
         let count: Int
     }
@@ -368,6 +377,14 @@ public final class UnitOfWork {
         }
         clearQueue()
     }
+}
+
+/// Holds a commit's batches so the caller can release them once the write job is done. The writer
+/// reads them while the job runs; the caller empties the box only after the job finished (the
+/// job's completion orders the two), so the box is never used from two threads at once.
+final class BatchBox: @unchecked Sendable {
+    var batches: [any FlushBatch]
+    init(_ batches: [any FlushBatch]) { self.batches = batches }
 }
 
 /// An identity map that can copy itself, for nested scopes.

@@ -111,11 +111,6 @@ public final class Statement {
         sqlite3_clear_bindings(handle)
     }
 
-    /// Resets the statement so it can run again, keeping its bindings.
-    public func resetKeepingBindings() {
-        sqlite3_reset(handle)
-    }
-
     public func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)

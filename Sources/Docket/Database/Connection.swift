@@ -186,8 +186,9 @@ public final class Connection {
     }
 
     private static func isReusedControlStatement(_ sql: String) -> Bool {
-        guard let first = sql.utf8.first, first == UInt8(ascii: "B") || first == UInt8(ascii: "C")
-            || first == UInt8(ascii: "R") || first == UInt8(ascii: "S") || first == UInt8(ascii: "P")
+        guard let first = sql.utf8.first,
+            first == UInt8(ascii: "B") || first == UInt8(ascii: "C")
+                || first == UInt8(ascii: "R") || first == UInt8(ascii: "S") || first == UInt8(ascii: "P")
         else { return false }
         return !sql.utf8.contains(UInt8(ascii: ";"))
             && (sql == "BEGIN IMMEDIATE" || sql == "BEGIN DEFERRED" || sql == "COMMIT" || sql == "ROLLBACK"

@@ -246,7 +246,8 @@ enum FlushExecutor {
                 else { continue }
                 let parentColumn =
                     fk.parentColumns.first
-                    ?? (try? db.schemaCache.table(fk.parentTable, on: db))?.columns.first { $0.primaryKeyIndex == 1 }?.name
+                    ?? (try? db.schemaCache.table(fk.parentTable, on: db))?.columns.first { $0.primaryKeyIndex == 1 }?
+                    .name
                     ?? "rowid"
                 let exists = try? db.scalar(
                     "SELECT EXISTS (SELECT 1 FROM \(quoteIdentifier(fk.parentTable)) WHERE \(quoteIdentifier(parentColumn)) = ?)",

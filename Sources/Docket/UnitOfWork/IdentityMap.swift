@@ -56,7 +56,11 @@ final class IdentityMap<M: Model> {
     }
 
     func remove(_ key: DatabaseValue) {
-        if case .integer(let n) = key { integerSlots.removeValue(forKey: n) } else { otherSlots.removeValue(forKey: key) }
+        if case .integer(let n) = key {
+            integerSlots.removeValue(forKey: n)
+        } else {
+            otherSlots.removeValue(forKey: key)
+        }
     }
 
     func copy() -> IdentityMap<M> {

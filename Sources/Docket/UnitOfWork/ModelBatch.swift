@@ -78,7 +78,8 @@ struct ModelBatch<M: Model>: FlushBatch {
                 case .delete: .delete
                 default:
                     .upsert(
-                        conflictColumns: upserts[row]?.conflictColumns ?? [], doNothing: upserts[row]?.doNothing ?? false)
+                        conflictColumns: upserts[row]?.conflictColumns ?? [],
+                        doNothing: upserts[row]?.doNothing ?? false)
                 }
             var values = entry.values
             values.append(contentsOf: repeatElement(.null, count: columns.count - values.count))
@@ -125,7 +126,8 @@ struct ModelBatch<M: Model>: FlushBatch {
                 // Encode the failing row again, with its linked keys, to say which value was at fault.
                 var values = (try? encoder.encode(models[row]).values) ?? []
                 for link in links where link.row == row {
-                    if let slot = keys.firstIndex(of: link.key), slot < values.count, let key = result.key(link.parent) {
+                    if let slot = keys.firstIndex(of: link.key), slot < values.count, let key = result.key(link.parent)
+                    {
                         values[slot] = .integer(key)
                     }
                 }

@@ -128,7 +128,8 @@ public final class UnitOfWork {
             queue.linkSpecs[spec].set(&queue.models[child.row], key)
             return
         }
-        queue.links.append(QueuedLink(row: child.row, spec: spec, parent: ParentRow(queue: parent.queue, row: parent.row)))
+        queue.links.append(
+            QueuedLink(row: child.row, spec: spec, parent: ParentRow(queue: parent.queue, row: parent.row)))
     }
 
     /// Queues an update. For a row loaded through this unit of work, only the columns that differ

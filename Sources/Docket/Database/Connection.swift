@@ -147,7 +147,7 @@ public final class Connection {
     public func execute(_ sql: String, _ arguments: [any DatabaseValueConvertible]) throws {
         logger?.debug("\(sql)")
         let statement = try cachedStatement(sql)
-        try statement.bind(arguments.map(\.databaseValue))
+        try statement.bind(arguments.map { $0.databaseValue })
         try statement.run()
     }
 
@@ -200,7 +200,7 @@ public final class Connection {
     public func fetchAll(_ sql: String, _ arguments: [any DatabaseValueConvertible] = []) throws -> [Row] {
         logger?.debug("\(sql)")
         let statement = try cachedStatement(sql)
-        try statement.bind(arguments.map(\.databaseValue))
+        try statement.bind(arguments.map { $0.databaseValue })
         defer { sqlite3_reset(statement.handle) }
         let columns = statement.columnNames
         var rows: [Row] = []
@@ -214,7 +214,7 @@ public final class Connection {
     public func fetchOne(_ sql: String, _ arguments: [any DatabaseValueConvertible] = []) throws -> Row? {
         logger?.debug("\(sql)")
         let statement = try cachedStatement(sql)
-        try statement.bind(arguments.map(\.databaseValue))
+        try statement.bind(arguments.map { $0.databaseValue })
         defer { sqlite3_reset(statement.handle) }
         guard try statement.step() else { return nil }
         return Row(columns: statement.columnNames, values: (0..<statement.columnCount).map(statement.value))

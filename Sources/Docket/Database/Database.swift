@@ -177,7 +177,7 @@ public final class Database: Sendable {
     /// The blocking form of `read`. Called from inside a `read` closure, it reuses that read's
     /// connection and snapshot rather than waiting for another reader.
     public func read<T>(_ body: (Connection) throws -> T) throws -> T {
-        if let reader = readers.first(where: \.isCurrent), let connection = reader.connection {
+        if let reader = readers.first(where: { $0.isCurrent }), let connection = reader.connection {
             return try body(connection)
         }
         return try submitAndWait(to: readerQueue, body)

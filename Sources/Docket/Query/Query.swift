@@ -20,7 +20,7 @@ public struct Query<M: Model>: Sendable {
     public func filter(_ condition: String, _ arguments: [any DatabaseValueConvertible] = []) -> Query {
         var copy = self
         copy.filters.append(condition)
-        copy.arguments += arguments.map(\.databaseValue)
+        copy.arguments += arguments.map { $0.databaseValue }
         return copy
     }
 
@@ -114,7 +114,7 @@ extension Model {
     ) throws -> [Self] {
         db.logger?.debug("\(sql)")
         let statement = try db.cachedStatement(sql)
-        try statement.bind(arguments.map(\.databaseValue))
+        try statement.bind(arguments.map { $0.databaseValue })
         defer { statement.reset() }
         let decoder = ModelDecoder<Self>(statement: statement)
         var models: [Self] = []

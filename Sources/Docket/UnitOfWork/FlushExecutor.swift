@@ -25,7 +25,7 @@ enum FlushExecutor {
     /// Runs a unit of work's queued changes: the fast path when every change is an insert whose
     /// order the tables alone settle, the general planner otherwise.
     static func flush(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> FlushResult {
-        let schema = try db.schemaCache.tablesWithParents(batches.map(\.table), on: db)
+        let schema = try db.schemaCache.tablesWithParents(batches.map { $0.table }, on: db)
         guard let ordered = insertOrder(batches, count: count, schema: schema) else {
             let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
             let plan = try FlushPlanner.plan(changes, schema: schema)
@@ -42,44 +42,50 @@ enum FlushExecutor {
     /// or `nil` when the general planner is needed. Rows then keep their queue order, and each batch
     /// is one cached statement bound straight from the models: no per-row plan, no per-row arrays.
     static func insertOrder(_ batches: [any FlushBatch], count: Int, schema: [String: TableInfo]) -> [any FlushBatch]? {
-        guard batches.allSatisfy(\.insertsOnly) else { return nil }
-        let tables = Set(batches.map(\.table))
-        var parents: [String: Set<String>] = [:]
-        for table in tables {
-            for fk in schema[table]?.foreignKeys ?? [] where tables.contains(fk.parentTable) {
-                if fk.parentTable == table { return nil }
-                parents[table, default: []].insert(fk.parentTable)
+        // A commit touches a handful of tables: arrays and linear scans beat sets and dictionaries,
+        // whose hashing showed up in small commits' profiles.
+        guard batches.allSatisfy({ $0.insertsOnly }) else { return nil }
+        var tables: [String] = []
+        for batch in batches where !tables.contains(batch.table) { tables.append(batch.table) }
+        var parents: [[Int]] = Array(repeating: [], count: tables.count)
+        for (t, table) in tables.enumerated() {
+            for fk in schema[table]?.foreignKeys ?? [] {
+                guard let p = tables.firstIndex(of: fk.parentTable) else { continue }
+                if p == t { return nil }  // a table that references itself
+                if !parents[t].contains(p) { parents[t].append(p) }
             }
         }
-        var rank: [String: Int] = [:]
-        while rank.count < tables.count {
-            let ready = tables.filter { rank[$0] == nil && (parents[$0] ?? []).allSatisfy { rank[$0] != nil } }
+        var rank = [Int](repeating: -1, count: tables.count)
+        var ranked = 0
+        var level = 0
+        while ranked < tables.count {
+            let ready = tables.indices.filter { t in rank[t] < 0 && parents[t].allSatisfy { rank[$0] >= 0 && rank[$0] < level } }
             if ready.isEmpty { return nil }  // a cycle between tables
-            let next = rank.count
-            for table in ready { rank[table] = next }
+            for t in ready { rank[t] = level }
+            ranked += ready.count
+            level += 1
         }
-        var tableOfIndex = [Int](repeating: -1, count: count)
-        let tableIDs = Dictionary(uniqueKeysWithValues: tables.sorted().enumerated().map { ($1, $0) })
+        var rankOfIndex = [Int](repeating: -1, count: count)
+        var batchRank: [Int] = []
         for batch in batches {
-            let id = tableIDs[batch.table]!
-            for index in batch.indexes where index >= 0 { tableOfIndex[Int(index)] = id }
+            let r = rank[tables.firstIndex(of: batch.table)!]
+            batchRank.append(r)
+            for index in batch.indexes where index >= 0 { rankOfIndex[Int(index)] = r }
         }
-        let rankOfID = tables.sorted().map { rank[$0]! }
-        for batch in batches {
-            let own = rank[batch.table]!
+        for (b, batch) in batches.enumerated() {
             for parent in batch.linkedParentIndexes() {
-                let id = tableOfIndex[parent]
-                if id < 0 || rankOfID[id] >= own { return nil }
+                let r = rankOfIndex[parent]
+                if r < 0 || r >= batchRank[b] { return nil }
             }
         }
-        return batches.sorted {
-            (rank[$0.table]!, $0.indexes.first { $0 >= 0 } ?? 0) < (rank[$1.table]!, $1.indexes.first { $0 >= 0 } ?? 0)
-        }
+        let firstIndex = batches.map { batch in batch.indexes.first { $0 >= 0 } ?? 0 }
+        return batches.indices.sorted { (batchRank[$0], firstIndex[$0]) < (batchRank[$1], firstIndex[$1]) }
+            .map { batches[$0] }
     }
 
     /// Plans `changes` against the connection's schema and runs the plan.
     static func flush(_ changes: [RowChange], on db: Connection) throws -> FlushResult {
-        let schema = try db.schemaCache.tablesWithParents(changes.map(\.table), on: db)
+        let schema = try db.schemaCache.tablesWithParents(changes.map { $0.table }, on: db)
         let plan = try FlushPlanner.plan(changes, schema: schema)
         return try run(plan, schema: schema, on: db)
     }
@@ -278,7 +284,7 @@ enum FlushExecutor {
         _ plan: FlushPlan, schema: [String: TableInfo], keys: [Int64?], _ db: Connection
     ) -> DatabaseError {
         var details: [String] = []
-        let tables = Set(plan.changes.map(\.table)).sorted()
+        let tables = Set(plan.changes.map { $0.table }).sorted()
         for table in tables {
             guard
                 let rows = try? db.fetchAll("SELECT rowid, \"parent\", fkid FROM pragma_foreign_key_check(?)", [table])

@@ -35,7 +35,7 @@ struct ModelBatch<M: Model>: FlushBatch {
 
     var insertsOnly: Bool { kinds.allSatisfy { $0 == .insert || $0 == .dropped } }
 
-    func linkedParentIndexes() -> [Int] { links.map(\.parent) }
+    func linkedParentIndexes() -> [Int] { links.map { $0.parent } }
 
     private func label(_ row: Int) -> String { "\(typeName(M.self)) #\(Int(indexes[row]) + 1)" }
 

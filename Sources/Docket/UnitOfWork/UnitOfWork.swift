@@ -324,7 +324,7 @@ public final class UnitOfWork {
         let batches = prepared.batches
         return try await database.read { db in
             var schema: [String: TableInfo] = [:]
-            for table in Set(batches.map(\.table)) { schema[table] = try db.schemaCache.table(table, on: db) }
+            for table in Set(batches.map { $0.table }) { schema[table] = try db.schemaCache.table(table, on: db) }
             let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
             return try FlushPlanner.plan(changes, schema: schema)
         }

@@ -107,8 +107,21 @@ final class ModelEncoder<M: Model>: Encoder {
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        KeyedEncodingContainer(RowContainer<M, Key>(encoder: self))
+        // One type-erasing box serves every row (see `ModelDecoder.container`): the container holds
+        // the encoder unowned, so the encoder owning the box makes no cycle.
+        if cachedKeyType == ObjectIdentifier(Key.self), let box = cachedBox {
+            return unsafeBitCast(box, to: KeyedEncodingContainer<Key>.self)
+        }
+        let container = KeyedEncodingContainer(RowContainer<M, Key>(encoder: self))
+        if MemoryLayout<KeyedEncodingContainer<Key>>.size == MemoryLayout<AnyObject>.size {
+            cachedBox = unsafeBitCast(container, to: AnyObject.self)
+            cachedKeyType = ObjectIdentifier(Key.self)
+        }
+        return container
     }
+
+    private var cachedBox: AnyObject?
+    private var cachedKeyType: ObjectIdentifier?
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
         preconditionFailure("\(M.self) must encode as a keyed container (one key per column)")
@@ -199,7 +212,7 @@ enum ValueEncoding {
 }
 
 private struct RowContainer<M: Model, Key: CodingKey>: KeyedEncodingContainerProtocol {
-    let encoder: ModelEncoder<M>
+    unowned let encoder: ModelEncoder<M>
     var codingPath: [any CodingKey] { [] }
 
     @inline(__always) private func set(_ value: DatabaseValue, _ key: Key) throws {

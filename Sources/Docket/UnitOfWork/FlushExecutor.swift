@@ -59,7 +59,9 @@ enum FlushExecutor {
         var ranked = 0
         var level = 0
         while ranked < tables.count {
-            let ready = tables.indices.filter { t in rank[t] < 0 && parents[t].allSatisfy { rank[$0] >= 0 && rank[$0] < level } }
+            let ready = tables.indices.filter { t in
+                rank[t] < 0 && parents[t].allSatisfy { rank[$0] >= 0 && rank[$0] < level }
+            }
             if ready.isEmpty { return nil }  // a cycle between tables
             for t in ready { rank[t] = level }
             ranked += ready.count

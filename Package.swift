@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Docket", targets: ["Docket"]),
+        .library(name: "DocketMigrations", targets: ["DocketMigrations"]),
         .executable(name: "docket-sample", targets: ["DocketSample"]),
         .executable(name: "docket", targets: ["DocketCLI"]),
         .executable(name: "bookstore", targets: ["Bookstore"]),
@@ -26,6 +27,15 @@ let package = Package(
             dependencies: [
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The migration runner, in its own module so that the core library does not build
+        // swift-crypto (BoringSSL on Linux), which it needs only for migration checksums.
+        .target(
+            name: "DocketMigrations",
+            dependencies: [
+                "Docket",
+                "CSQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -33,6 +43,7 @@ let package = Package(
             name: "DocketCLI",
             dependencies: [
                 "Docket",
+                "DocketMigrations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +56,7 @@ let package = Package(
             name: "Bookstore",
             dependencies: [
                 "Docket",
+                "DocketMigrations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/Bookstore"
@@ -78,7 +90,7 @@ let package = Package(
         // Depends on DocketCLI so that `swift test` builds the `docket` binary the CLI tests run.
         .testTarget(
             name: "MigrationTests",
-            dependencies: ["Docket", "DocketCLI"]
+            dependencies: ["Docket", "DocketMigrations", "DocketCLI"]
         ),
         // Depends on Bookstore so that `swift test` builds the `bookstore` binary the test runs.
         .testTarget(

@@ -14,7 +14,10 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "FuzzMigrationParser",
-            dependencies: [.product(name: "Docket", package: docketIdentity)]
+            dependencies: [
+                .product(name: "Docket", package: docketIdentity),
+                .product(name: "DocketMigrations", package: docketIdentity),
+            ]
         ),
         .executableTarget(
             name: "FuzzModelDecoding",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Docket
+import DocketMigrations
 import Foundation
 
 /// `bookstore`: Docket's example application. Migrates a database, seeds a catalog, places orders

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Docket
+import DocketMigrations
 
 /// `docket`: applies, rolls back and inspects the migrations in a `Migrations/` folder.
 @main

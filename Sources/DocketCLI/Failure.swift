@@ -1,5 +1,6 @@
 import ArgumentParser
 import Docket
+import DocketMigrations
 import Foundation
 
 /// Turns errors into a message on standard error and a documented exit code (see Docs/CLI.md).

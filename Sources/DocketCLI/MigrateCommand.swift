@@ -1,5 +1,6 @@
 import ArgumentParser
 import Docket
+import DocketMigrations
 import Foundation
 
 /// `docket migrate`: applies the pending migrations.

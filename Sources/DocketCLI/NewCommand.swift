@@ -1,5 +1,6 @@
 import ArgumentParser
 import Docket
+import DocketMigrations
 import Foundation
 
 /// `docket new NAME`: creates a migration file versioned with the current UTC time.

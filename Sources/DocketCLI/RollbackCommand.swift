@@ -1,5 +1,6 @@
 import ArgumentParser
 import Docket
+import DocketMigrations
 import Foundation
 
 /// `docket rollback`: undoes the latest migrations.

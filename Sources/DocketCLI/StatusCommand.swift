@@ -1,5 +1,6 @@
 import ArgumentParser
 import Docket
+import DocketMigrations
 import Foundation
 
 /// `docket status`: lists applied, pending, modified and missing migrations.

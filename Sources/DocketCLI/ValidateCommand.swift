@@ -1,5 +1,6 @@
 import ArgumentParser
 import Docket
+import DocketMigrations
 import Foundation
 
 /// `docket validate`: checks the migrations, and the database's history when one is given.

@@ -1,4 +1,5 @@
 import Docket
+import DocketMigrations
 import Foundation
 import Testing
 

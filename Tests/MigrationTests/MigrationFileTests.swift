@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Docket
+@testable import DocketMigrations
 
 @Suite struct MigrationFileTests {
     private func parse(_ contents: String) -> Result<Migration, MigrationErrors> {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Docket
+@testable import DocketMigrations
 
 @Suite struct SQLScriptTests {
     private func split(_ text: String, firstLine: Int = 1) throws -> [SQLStatement] {

@@ -1,4 +1,5 @@
 import Docket
+import DocketMigrations
 
 /// Feeds arbitrary bytes to the migration file parser as a file's contents. The parser must either
 /// return a migration or throw a `MigrationError` naming the file; it must never crash, hang or

@@ -1,3 +1,4 @@
+import Docket
 import Foundation
 
 /// Applies and rolls back versioned migrations, recording each in the `docket_migrations` table.

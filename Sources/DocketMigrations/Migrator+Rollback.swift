@@ -1,3 +1,4 @@
+import Docket
 import Foundation
 
 extension Migrator {

@@ -1,3 +1,4 @@
+import Docket
 import Foundation
 
 /// One migration applied or rolled back by a run, as reported to the caller.

@@ -1,3 +1,4 @@
+import Docket
 import Foundation
 
 /// Why the migrator refused to run, or why a migration failed while running.

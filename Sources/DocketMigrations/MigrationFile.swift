@@ -1,4 +1,5 @@
 import Crypto
+import Docket
 import Foundation
 
 /// Reads one `<version>_<name>.sql` file into a ``Migration``.

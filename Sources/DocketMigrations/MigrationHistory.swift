@@ -1,3 +1,4 @@
+import Docket
 import Foundation
 
 /// One row of the history table: a migration that was applied.

@@ -1,4 +1,5 @@
 import CSQLite
+import Docket
 
 /// One SQL statement of a migration, and the line of the file where it starts.
 public struct SQLStatement: Sendable, Hashable {

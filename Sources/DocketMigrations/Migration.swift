@@ -1,3 +1,5 @@
+import Docket
+
 /// One versioned change to the schema or the data: an up step, and a down step that undoes it
 /// (none when the migration is irreversible).
 ///

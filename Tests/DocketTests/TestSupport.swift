@@ -47,7 +47,8 @@ extension Connection {
 /// Captures every message logged through it: Docket logs each SQL statement at `.debug`, so tests
 /// can assert on the SQL actually executed.
 final class SQLLog: Sendable {
-    private let lines = Mutex<[String]>([])
+    // Locked, not Mutex: ThreadSanitizer cannot see Mutex's futexes and would report races.
+    private let lines = Locked<[String]>([])
 
     var statements: [String] { lines.withLock { $0 } }
 

@@ -90,7 +90,21 @@ let schema = """
 
 /// A temporary database with the fixture schema, recording every statement its writer runs.
 final class StatementLog: Sendable {
-    let lines = Mutex<[String]>([])
+    let lines = LockedLines()
+}
+
+/// Lines behind an NSLock (a pthread mutex, which ThreadSanitizer understands; it cannot see the
+/// futexes of `Synchronization.Mutex` and would report races). `@unchecked Sendable`: `storage` is
+/// only touched under `lock`.
+final class LockedLines: @unchecked Sendable {
+    private var storage: [String] = []
+    private let lock = NSLock()
+
+    func withLock<R>(_ body: (inout [String]) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&storage)
+    }
 }
 
 final class Fixture: Sendable {

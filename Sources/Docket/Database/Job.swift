@@ -1,6 +1,5 @@
 import CSQLite
 import Foundation
-import Synchronization
 
 /// One piece of work for a connection thread: a body to run on the connection, and a completion
 /// that hands the outcome back to the caller (a continuation or a waiting thread).
@@ -26,11 +25,11 @@ final class Job: Sendable {
     var body: (Connection) throws -> Void { state.withLock { $0.body } ?? { _ in } }
     /// `false` for jobs that manage their own transaction (migrations, VACUUM); they run alone.
     let isTransactional: Bool
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(isTransactional: Bool = true, body: @escaping (Connection) throws -> Void) {
         self.isTransactional = isTransactional
-        self.state = Mutex(State(body: body))
+        self.state = Locked(State(body: body))
     }
 
     /// Sets the completion. Call before the job is enqueued.

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The columns a model type encodes to, in the order its `encode(to:)` first produced them.
 ///
 /// Learned from encoding (no reflection, no `Mirror`) and shared by every encoding of the type;
@@ -13,7 +11,7 @@ final class ColumnLayout: Sendable {
         var columns: [String] = []
         var slotByKey: [String: Int] = [:]
     }
-    private let state = Mutex(Snapshot())
+    private let state = Locked(Snapshot())
 
     var snapshot: Snapshot { state.withLock { $0 } }
 
@@ -26,7 +24,7 @@ final class ColumnLayout: Sendable {
         insertCache.withLock { $0 = (table, count, sql) }
         return sql
     }
-    private let insertCache = Mutex<(table: String, count: Int, sql: String)?>(nil)
+    private let insertCache = Locked<(table: String, count: Int, sql: String)?>(nil)
 
     /// Adds keys learned by one encoding; returns the merged layout.
     func merge(keys: [String], naming: ColumnNaming) -> Snapshot {
@@ -40,7 +38,7 @@ final class ColumnLayout: Sendable {
         }
     }
 
-    private static let registry = Mutex<[ObjectIdentifier: ColumnLayout]>([:])
+    private static let registry = Locked<[ObjectIdentifier: ColumnLayout]>([:])
 
     /// The layout of a model type, created on first use.
     static func of(_ type: Any.Type) -> ColumnLayout {

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// An integer property type that a key path can name for key propagation or versioning:
 /// `Int64`, `Int`, and their optionals.
 public protocol IntegerKeyValue: Sendable {
@@ -27,7 +25,7 @@ enum KeyPathColumn {
     /// Key paths are immutable once formed, so sharing one between threads is safe; `AnyKeyPath`
     /// just predates `Sendable`.
     private struct Key: Hashable, @unchecked Sendable { let keyPath: AnyKeyPath }
-    private static let cache = Mutex<[Key: String]>([:])
+    private static let cache = Locked<[Key: String]>([:])
 
     static func codingKey<M: Model, V: IntegerKeyValue>(of keyPath: WritableKeyPath<M, V>, sample: M) throws -> String {
         if let key = cache.withLock({ $0[Key(keyPath: keyPath)] }) { return key }

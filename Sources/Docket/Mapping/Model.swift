@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A Codable value stored as one row of one table.
 ///
@@ -134,8 +133,8 @@ func snakeCased(_ name: String) -> String {
 /// Default table names and type names, memoized per type: `String(describing:)` demangles the
 /// type's name at every call, and the unit of work asks for both once per queued row (perf showed
 /// 13% of a 110k-row commit there).
-private let defaultTableNames = Mutex<[ObjectIdentifier: String]>([:])
-private let typeNames = Mutex<[ObjectIdentifier: String]>([:])
+private let defaultTableNames = Locked<[ObjectIdentifier: String]>([:])
+private let typeNames = Locked<[ObjectIdentifier: String]>([:])
 
 /// `"\(type)"`, memoized per type.
 func typeName(_ type: Any.Type) -> String {

@@ -1,6 +1,5 @@
 import CSQLite
 import Foundation
-import Synchronization
 
 /// Where each decoded key's column is, memoized on the statement for one model type.
 ///
@@ -150,7 +149,7 @@ private func describe(_ error: DecodingError) -> String {
 enum ValueDecoding {
     struct Failure: Error { var detail: String? }
 
-    private static let compositeTypes = Mutex<Set<ObjectIdentifier>>([])
+    private static let compositeTypes = Locked<Set<ObjectIdentifier>>([])
 
     static func decode<T: Decodable>(
         _ type: T.Type, from value: DatabaseValue, options: MappingOptions, json: @autoclosure () -> JSONDecoder

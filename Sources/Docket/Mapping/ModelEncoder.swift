@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Encodes models into column values, by layout slot, for binding into prepared statements.
 ///
@@ -147,7 +146,7 @@ final class ModelEncoder<M: Model>: Encoder {
 /// Encoding of single non-primitive values, shared by the model encoder and argument binding.
 enum ValueEncoding {
     /// Types already known to encode as a keyed or unkeyed container (stored as JSON text).
-    private static let compositeTypes = Mutex<Set<ObjectIdentifier>>([])
+    private static let compositeTypes = Locked<Set<ObjectIdentifier>>([])
 
     static func databaseValue<T: Encodable>(
         _ value: T, options: MappingOptions, json: @autoclosure () -> JSONEncoder, fail: (String) -> MappingError

@@ -120,6 +120,11 @@ public final class Connection {
     /// The statement is reset and its bindings cleared. If the cached statement is still running
     /// (a nested use of the same SQL), a fresh, uncached statement is returned instead.
     public func cachedStatement(_ sql: String) throws -> Statement {
+        try cachedStatement(sql, unlessScript: false)!
+    }
+
+    /// The cached statement for `sql`; with `unlessScript`, `nil` when `sql` holds several statements.
+    private func cachedStatement(_ sql: String, unlessScript: Bool) throws -> Statement? {
         if let statement = cache.statement(for: sql) {
             if sqlite3_stmt_busy(statement.handle) != 0 { return try Statement(connection: self, sql: sql) }
             sqlite3_reset(statement.handle)
@@ -127,6 +132,7 @@ public final class Connection {
             return statement
         }
         let statement = try Statement(connection: self, sql: sql)
+        if unlessScript && statement.hasTrailingSQL { return nil }
         cache.insert(statement)
         return statement
     }
@@ -154,10 +160,10 @@ public final class Connection {
     /// Runs one or more statements separated by semicolons, without arguments.
     public func execute(_ sql: String) throws {
         logger?.debug("\(sql)")
-        // Transaction control and pragmas run on every write job (BEGIN, SAVEPOINT, COMMIT…): keep
-        // them prepared instead of compiling them again each time.
-        if Self.isReusedControlStatement(sql) {
-            let statement = try cachedStatement(sql)
+        // A single statement runs from the statement cache: transaction control and pragmas run on
+        // every write job (BEGIN, SAVEPOINT, COMMIT…) and need not be compiled each time. A script
+        // of several statements runs one statement at a time, uncached.
+        if let statement = try cachedStatement(sql, unlessScript: true) {
             try statement.run()
             return
         }
@@ -183,17 +189,6 @@ public final class Connection {
                 }
             }
         }
-    }
-
-    private static func isReusedControlStatement(_ sql: String) -> Bool {
-        guard let first = sql.utf8.first,
-            first == UInt8(ascii: "B") || first == UInt8(ascii: "C")
-                || first == UInt8(ascii: "R") || first == UInt8(ascii: "S") || first == UInt8(ascii: "P")
-        else { return false }
-        return !sql.utf8.contains(UInt8(ascii: ";"))
-            && (sql == "BEGIN IMMEDIATE" || sql == "BEGIN DEFERRED" || sql == "COMMIT" || sql == "ROLLBACK"
-                || sql.hasPrefix("SAVEPOINT ") || sql.hasPrefix("RELEASE ") || sql.hasPrefix("ROLLBACK TO ")
-                || sql.hasPrefix("PRAGMA defer_foreign_keys"))
     }
 
     /// Fetches every row of a query with bound arguments.

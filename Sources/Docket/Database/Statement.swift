@@ -38,16 +38,32 @@ public final class Statement {
     /// (https://sqlite.org/c3ref/prepare.html); `SELECT *` may then have other columns.
     private var memoGeneration: Int32 = 0
 
+    /// `true` when `sql` holds more than this one statement (SQLite compiled only the first).
+    let hasTrailingSQL: Bool
+
     init(connection: Connection, sql: String) throws {
         var stmt: OpaquePointer?
-        var tail: UnsafePointer<CChar>?
-        let code = sql.withCString { sqlite3_prepare_v3(connection.handle, $0, -1, 0, &stmt, &tail) }
+        var trailing = false
+        let code = sql.withCString { start -> Int32 in
+            var tail: UnsafePointer<CChar>?
+            let code = sqlite3_prepare_v3(connection.handle, start, -1, 0, &stmt, &tail)
+            while var next = tail, next.pointee != 0 {
+                if !" \t\r\n".utf8.contains(UInt8(bitPattern: next.pointee)) {
+                    trailing = true
+                    break
+                }
+                next += 1
+                tail = next
+            }
+            return code
+        }
         guard code == SQLITE_OK, let stmt else {
             throw DatabaseError(connection: connection.handle, code: code, sql: sql)
         }
         self.handle = stmt
         self.sql = sql
         self.connection = connection
+        self.hasTrailingSQL = trailing
     }
 
     deinit { sqlite3_finalize(handle) }

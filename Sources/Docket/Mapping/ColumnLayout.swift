@@ -2,7 +2,7 @@
 ///
 /// Learned from encoding (no reflection, no `Mirror`) and shared by every encoding of the type;
 /// it only grows, when a later value encodes a key no earlier one did (an optional that was `nil`
-/// before). Slot `i` of an ``EncodedRow`` holds the value of column `columns[i]`.
+/// before). Slot `i` of an encoded row holds the value of column `columns[i]`.
 final class ColumnLayout: Sendable {
     struct Snapshot: Sendable {
         /// Coding-key strings, by slot.
@@ -49,12 +49,4 @@ final class ColumnLayout: Sendable {
             return layout
         }
     }
-}
-
-/// A model's encoded column values, by layout slot. Absent keys (a `nil` optional that the
-/// synthesized `encode(to:)` skipped) are `.null`.
-public struct EncodedRow: Sendable, Hashable {
-    public var values: [DatabaseValue]
-
-    subscript(slot: Int) -> DatabaseValue { slot < values.count ? values[slot] : .null }
 }

@@ -22,33 +22,38 @@ enum DateText {
         let mi = (msOfDay / 60_000) % 60
         let s = (msOfDay / 1000) % 60
         let ms = msOfDay % 1000
-        var out = [UInt8]()
-        out.reserveCapacity(24)
-        func put(_ v: Int64, _ width: Int) {
-            var digits = [UInt8](repeating: 48, count: width)
-            var v = v
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                digits[i] = UInt8(48 + v % 10)
-                v /= 10
+        // Written digit by digit into the string's own storage: no intermediate arrays per date.
+        return String(unsafeUninitializedCapacity: 25) { out in
+            var i = 0
+            func put(_ byte: UInt8) {
+                out[i] = byte
+                i += 1
             }
-            out.append(contentsOf: digits)
+            func put(_ value: Int64, _ width: Int) {
+                var v = value
+                for k in stride(from: i + width - 1, through: i, by: -1) {
+                    out[k] = UInt8(48 + v % 10)
+                    v /= 10
+                }
+                i += width
+            }
+            if y < 0 { put(45) }
+            put(abs(y), 4)
+            put(45)
+            put(m, 2)
+            put(45)
+            put(d, 2)
+            put(84)
+            put(h, 2)
+            put(58)
+            put(mi, 2)
+            put(58)
+            put(s, 2)
+            put(46)
+            put(ms, 3)
+            put(90)
+            return i
         }
-        if y < 0 { out.append(45) }
-        put(abs(y), 4)
-        out.append(45)
-        put(m, 2)
-        out.append(45)
-        put(d, 2)
-        out.append(84)
-        put(h, 2)
-        out.append(58)
-        put(mi, 2)
-        out.append(58)
-        put(s, 2)
-        out.append(46)
-        put(ms, 3)
-        out.append(90)
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func parse(_ text: String) -> Date? {

@@ -33,7 +33,7 @@ enum KeyPathColumn {
         probe[keyPath: keyPath] = V(integerKey: sentinel)
         let encoder = ModelEncoder<M>()
         let row = try encoder.encode(probe)
-        guard let slot = row.values.firstIndex(of: .integer(sentinel)) else {
+        guard let slot = row.firstIndex(of: .integer(sentinel)) else {
             throw MappingError(
                 model: "\(M.self)", column: nil,
                 message: "\(keyPath) is not encoded as its own integer column of \(M.tableName); "

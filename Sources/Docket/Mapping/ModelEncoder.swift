@@ -38,8 +38,8 @@ final class ModelEncoder<M: Model>: Encoder {
         snapshot = layout.merge(keys: keys, naming: M.columnNaming)
     }
 
-    /// Encodes one model. The result's slots follow `columns`.
-    func encode(_ model: M) throws -> EncodedRow {
+    /// Encodes one model into its column values, by layout slot (absent keys are `.null`).
+    func encode(_ model: M) throws -> [DatabaseValue] {
         values.removeAll(keepingCapacity: true)
         values.append(contentsOf: repeatElement(.null, count: snapshot.keys.count))
         cursor = 0
@@ -48,7 +48,7 @@ final class ModelEncoder<M: Model>: Encoder {
             snapshot = layout.merge(keys: newKeys, naming: M.columnNaming)
             newKeys.removeAll()
         }
-        return EncodedRow(values: values)
+        return values
     }
 
     /// Encodes one model straight into `statement`, whose parameters are the layout's slots (as

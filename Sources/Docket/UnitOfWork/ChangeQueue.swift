@@ -124,14 +124,23 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
         }
     }
 
+    /// The encodings made to find no-op updates, kept for the writer so it does not encode again.
+    private var encodedUpdates: [Int: EncodedUpdate] = [:]
+
     func noopUpdates(identity: AnyObject?) throws -> Set<Int> {
+        encodedUpdates.removeAll()
         guard let map = identity as? IdentityMap<M>, kinds.contains(.update) else { return [] }
         let encoder = ModelEncoder<M>()
         var noops: Set<Int> = []
         for row in kinds.indices where kinds[row] == .update {
             guard let key = try? M.encodeKey(models[row].id), let loaded = map.loaded(key) else { continue }
-            let before = try encoder.encode(loaded).values
-            if try encoder.encode(models[row]).values == before { noops.insert(row) }
+            let before = try encoder.encode(loaded)
+            let after = try encoder.encode(models[row])
+            if after == before {
+                noops.insert(row)
+            } else {
+                encodedUpdates[row] = EncodedUpdate(values: after, snapshot: before)
+            }
         }
         return noops
     }
@@ -158,7 +167,7 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
         for row in noops { kinds[row] = .dropped }
         for link in links where kinds[link.row] != .dropped {
             if case let parentIndex = dense[Int(link.parent.queue.position(row: link.parent.row))], parentIndex >= 0 {
-                resolvedLinks.append(.init(row: link.row, key: linkKeys[link.spec], parent: Int(parentIndex)))
+                resolvedLinks.append(.init(row: link.row, spec: link.spec, parent: Int(parentIndex)))
             } else if link.parent.queue.isCommitted, let key = link.parent.queue.integerKey(row: link.parent.row) {
                 // Committed since this child was queued (by another commit): its key is known now.
                 linkSpecs[link.spec].set(&models[link.row], key)
@@ -168,7 +177,8 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
             }
         }
         if let map {
-            for row in kinds.indices where kinds[row] == .update || kinds[row] == .delete {
+            for row in kinds.indices
+            where kinds[row] == .delete || (kinds[row] == .update && encodedUpdates[row] == nil) {
                 if let key = try? M.encodeKey(models[row].id), let loaded = map.loaded(key) {
                     snapshots[row] = loaded
                 }
@@ -180,7 +190,8 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
         }
         return ModelBatch<M>(
             models: models, kinds: kinds, indexes: positions.map { dense[Int($0)] }, links: resolvedLinks,
-            linkKeys: linkKeys, snapshots: snapshots, upserts: upserts, versionKey: versionKey)
+            linkKeys: linkKeys, snapshots: snapshots, encodedUpdates: encodedUpdates, upserts: upserts,
+            versionKey: versionKey)
     }
 
     func apply(_ result: FlushResult, dense: [Int32], identity: AnyObject?) {

@@ -94,12 +94,10 @@ enum FlushExecutor {
 
     static func run(_ plan: FlushPlan, schema: [String: TableInfo], on db: Connection) throws -> FlushResult {
         var result = FlushResult(count: plan.changes.count)
-        var keys = plan.changes.map { $0.key.integerValue }
-        defer { keys = keys.map { $0 ?? FlushResult.none } }
-        guard !plan.isEmpty else {
-            keys = keys.map { $0 ?? FlushResult.none }
-            return result
+        for change in plan.changes {
+            if case .integer(let key) = change.key { result.keys[change.index] = key }
         }
+        guard !plan.isEmpty else { return result }
         // When the plan broke a cycle between rows with known keys, foreign keys are checked at the
         // end of the flush rather than per statement, so those rows can be written in any order
         // (https://sqlite.org/pragma.html#pragma_defer_foreign_keys). The count of pending violations
@@ -116,9 +114,9 @@ enum FlushExecutor {
                 let statement = try db.cachedStatement(sql)
                 for row in rows {
                     let change = plan.changes[row]
-                    try bindValues(change, plan: plan, keys: keys, to: statement)
+                    try bindValues(change, plan: plan, result: result, to: statement)
                     try execute(statement, change, db)
-                    if change.generatesKey { keys[row] = db.lastInsertRowID }
+                    if change.generatesKey { result.keys[row] = db.lastInsertRowID }
                 }
             case .update(let table, let columns, let row):
                 let change = plan.changes[row]
@@ -129,9 +127,10 @@ enum FlushExecutor {
                 }
                 let statement = try db.cachedStatement(sql)
                 var index: Int32 = 1
-                for column in columns {
-                    let slot = change.columns.firstIndex(of: column)!
-                    try statement.bind(linkedValue(change, slot: slot, plan: plan, keys: keys), at: index)
+                // The step's columns are the names of these slots (the planner made them from the same
+                // function): bind by slot rather than searching each name again.
+                for slot in FlushPlanner.changedSlots(change) {
+                    try statement.bind(linkedValue(change, slot: slot, plan: plan, result: result), at: index)
                     index += 1
                 }
                 var expected: Int?
@@ -178,10 +177,10 @@ enum FlushExecutor {
                         table, columns, conflict: conflict.isEmpty ? [key] : conflict, key: key, doNothing: doNothing)
                 }
                 let statement = try db.cachedStatement(sql)
-                try bindValues(change, plan: plan, keys: keys, to: statement)
+                try bindValues(change, plan: plan, result: result, to: statement)
                 do {
                     if try statement.step(), statement.columnType(0) == SQLITE_INTEGER {
-                        keys[row] = statement.int64(0)
+                        result.keys[row] = statement.int64(0)
                     }
                     try statement.run()
                 } catch let error as DatabaseError {
@@ -194,50 +193,58 @@ enum FlushExecutor {
                     SQL.update(table, set: [column], key: key, version: nil)
                 }
                 let statement = try db.cachedStatement(sql)
-                try statement.bind(keys[parent].map(DatabaseValue.integer) ?? .null, at: 1)
-                try statement.bind(keys[row].map(DatabaseValue.integer) ?? change.key, at: 2)
+                try statement.bind(result.key(parent).map(DatabaseValue.integer) ?? .null, at: 1)
+                try statement.bind(result.key(row).map(DatabaseValue.integer) ?? change.key, at: 2)
                 try execute(statement, change, db)
             }
         }
         if deferredViolations(db) > violationsBefore {
-            throw foreignKeyViolation(plan, schema: schema, keys: keys, db)
+            throw foreignKeyViolation(plan, schema: schema, result: result, db)
         }
-        result.keys = keys.map { $0 ?? FlushResult.none }
         return result
     }
 
-    private static func bindValues(_ change: RowChange, plan: FlushPlan, keys: [Int64?], to statement: Statement) throws
-    {
+    private static func bindValues(
+        _ change: RowChange, plan: FlushPlan, result: FlushResult, to statement: Statement
+    ) throws {
         for (slot, value) in change.values.enumerated() { try statement.bind(value, at: Int32(slot + 1)) }
         for link in change.links {
-            try statement.bind(linkedValue(change, slot: link.slot, plan: plan, keys: keys), at: Int32(link.slot + 1))
+            try statement.bind(
+                linkedValue(change, slot: link.slot, plan: plan, result: result), at: Int32(link.slot + 1))
         }
     }
 
     /// The value of a slot, with a linked foreign key replaced by its parent's key (or NULL until
     /// a post-update when the link was broken to order a cycle).
     @inline(__always)
-    private static func linkedValue(_ change: RowChange, slot: Int, plan: FlushPlan, keys: [Int64?]) -> DatabaseValue {
+    private static func linkedValue(
+        _ change: RowChange, slot: Int, plan: FlushPlan, result: FlushResult
+    ) -> DatabaseValue {
         guard !change.links.isEmpty, let link = change.links.first(where: { $0.slot == slot }) else {
             return change.values[slot]
         }
         if plan.postUpdatedSlots[change.index]?.contains(slot) == true { return .null }
-        return keys[link.parent].map(DatabaseValue.integer) ?? .null
+        return result.key(link.parent).map(DatabaseValue.integer) ?? .null
     }
 
     private static func execute(_ statement: Statement, _ change: RowChange, _ db: Connection) throws {
         do {
             try statement.run()
         } catch let error as DatabaseError {
-            throw explained(error, change: change, values: change.values, on: db)
+            throw explained(error, change: change, on: db)
         }
+    }
+
+    /// `Book #1 in books has author_id = 42, but authors has no such row`.
+    private static func missingParent(_ subject: String, column: String, value: DatabaseValue, parent: String) -> String
+    {
+        "\(subject) has \(column) = \(value.sqlLiteral), but \(parent) has no such row"
     }
 
     /// Adds which queued change failed and, for a foreign key, which column points at which missing
     /// row (SQLite's own message names neither).
-    static func explained(_ error: DatabaseError, change: RowChange, values: [DatabaseValue], on db: Connection)
-        -> DatabaseError
-    {
+    static func explained(_ error: DatabaseError, change: RowChange, on db: Connection) -> DatabaseError {
+        let values = change.values
         let context = "\(change.verb) \(change.label) into \(change.table)"
         guard error.extendedResultCode == SQLITE_CONSTRAINT_FOREIGNKEY else { return error.adding(context: context) }
         if change.kind == .delete {
@@ -262,8 +269,9 @@ enum FlushExecutor {
                     [values[slot]])
                 if exists == .integer(0) {
                     details.append(
-                        "\(change.label) in \(change.table) has \(fk.columns[0]) = \(values[slot].sqlLiteral), but "
-                            + "\(fk.parentTable) has no such row")
+                        missingParent(
+                            "\(change.label) in \(change.table)", column: fk.columns[0], value: values[slot],
+                            parent: fk.parentTable))
                 }
             }
         }
@@ -283,7 +291,7 @@ enum FlushExecutor {
 
     /// Names the queued changes whose rows break a foreign key (`PRAGMA foreign_key_check`).
     private static func foreignKeyViolation(
-        _ plan: FlushPlan, schema: [String: TableInfo], keys: [Int64?], _ db: Connection
+        _ plan: FlushPlan, schema: [String: TableInfo], result: FlushResult, _ db: Connection
     ) -> DatabaseError {
         var details: [String] = []
         let tables = Set(plan.changes.map { $0.table }).sorted()
@@ -298,20 +306,19 @@ enum FlushExecutor {
                     schema[table]?.foreignKeys.indices.contains(Int(id)) == true
                         ? schema[table]!.foreignKeys[Int(id)] : nil
                 }
-                let change = plan.changes.first { $0.table == table && rowid != nil && keys[$0.index] == rowid }
-                var text =
+                let change = plan.changes.first { $0.table == table && rowid != nil && result.key($0.index) == rowid }
+                let subject =
                     change.map { change in
                         change.key.isNull && rowid != nil
                             ? "\(change.model) #\(change.index + 1) (\(change.columns[change.keySlot]) \(rowid!)) in \(table)"
                             : "\(change.label) in \(table)"
                     } ?? "\(table) row \(rowid.map(String.init) ?? "?")"
                 if let fk, let change, let slot = change.columns.firstIndex(of: fk.columns[0]) {
-                    let value = linkedValue(change, slot: slot, plan: plan, keys: keys)
-                    text += " has \(fk.columns[0]) = \(value.sqlLiteral), but \(parent) has no such row"
+                    let value = linkedValue(change, slot: slot, plan: plan, result: result)
+                    details.append(missingParent(subject, column: fk.columns[0], value: value, parent: parent))
                 } else {
-                    text += " references a missing row of \(parent)"
+                    details.append(subject + " references a missing row of \(parent)")
                 }
-                details.append(text)
             }
         }
         return DatabaseError(

@@ -322,8 +322,6 @@ private struct Graph {
 struct Heap<Element: Comparable> {
     private var items: [Element] = []
 
-    var isEmpty: Bool { items.isEmpty }
-
     mutating func push(_ element: Element) {
         items.append(element)
         var child = items.count - 1

@@ -16,10 +16,17 @@ protocol FlushBatch: Sendable {
     func insertAll(on db: Connection, schema: [String: TableInfo], result: inout FlushResult) throws
 }
 
+/// An updated row encoded on the caller's side (new values and the row as loaded).
+struct EncodedUpdate: Sendable {
+    let values: [DatabaseValue]
+    let snapshot: [DatabaseValue]
+}
+
 struct ModelBatch<M: Model>: FlushBatch {
     struct Link: Sendable {
         let row: Int
-        let key: String
+        /// Index into `linkKeys`: which linked property.
+        let spec: Int
         let parent: Int
     }
     let models: [M]
@@ -28,6 +35,7 @@ struct ModelBatch<M: Model>: FlushBatch {
     let links: [Link]
     let linkKeys: [String]
     let snapshots: [Int: M]
+    let encodedUpdates: [Int: EncodedUpdate]
     let upserts: [Int: UpsertSpec]
     let versionKey: String?
 
@@ -44,19 +52,25 @@ struct ModelBatch<M: Model>: FlushBatch {
         encoder.ensureKeys(Array(Set(linkKeys)) + (versionKey.map { [$0] } ?? []))
         var rows: [(row: Int, values: [DatabaseValue], snapshot: [DatabaseValue]?)] = []
         for row in models.indices where kinds[row] != .dropped {
-            var values = try encoder.encode(models[row]).values
+            if let encoded = encodedUpdates[row] {
+                rows.append((row, encoded.values, encoded.snapshot))
+                continue
+            }
+            var values = try encoder.encode(models[row])
             var snapshot: [DatabaseValue]?
             if let loaded = snapshots[row] {
-                snapshot = try encoder.encode(loaded).values
+                snapshot = try encoder.encode(loaded)
                 if kinds[row] == .delete { values = snapshot! }
             }
             rows.append((row, values, snapshot))
         }
         let columns = encoder.columns
+        let linkSlots = linkKeys.map { encoder.keys.firstIndex(of: $0) }
         let keySlot = encoder.keys.firstIndex(of: M.primaryKeyCodingKey)!
         let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
         let table = M.tableName
         let name = typeName(M.self)
+        let generatable = M.ID.generated(rowID: 1) != nil
         var linkCursor = 0
         return try rows.map { entry in
             let row = entry.row
@@ -66,7 +80,7 @@ struct ModelBatch<M: Model>: FlushBatch {
             var rowLinks: [RowChange.Link] = []
             while linkCursor < links.count, links[linkCursor].row < row { linkCursor += 1 }
             while linkCursor < links.count, links[linkCursor].row == row {
-                if let slot = encoder.keys.firstIndex(of: links[linkCursor].key) {
+                if let slot = linkSlots[links[linkCursor].spec] {
                     rowLinks.append(.init(slot: slot, parent: links[linkCursor].parent))
                 }
                 linkCursor += 1
@@ -81,12 +95,14 @@ struct ModelBatch<M: Model>: FlushBatch {
                         conflictColumns: upserts[row]?.conflictColumns ?? [],
                         doNothing: upserts[row]?.doNothing ?? false)
                 }
-            var values = entry.values
-            values.append(contentsOf: repeatElement(.null, count: columns.count - values.count))
+            // Rows encoded before the layout grew are shorter: absent columns are NULL.
+            func padded(_ row: [DatabaseValue]) -> [DatabaseValue] {
+                row.count >= columns.count ? row : row + repeatElement(.null, count: columns.count - row.count)
+            }
             return RowChange(
-                index: Int(indexes[row]), kind: kind, table: table, model: name, columns: columns, values: values,
-                snapshot: entry.snapshot, keySlot: keySlot,
-                generatesKey: models[row].id.isUnset && M.ID.generated(rowID: 1) != nil, links: rowLinks,
+                index: Int(indexes[row]), kind: kind, table: table, model: name, columns: columns,
+                values: padded(entry.values), snapshot: entry.snapshot.map(padded), keySlot: keySlot,
+                generatesKey: generatable && models[row].id.isUnset, links: rowLinks,
                 versionSlot: versionSlot)
         }
     }
@@ -99,8 +115,8 @@ struct ModelBatch<M: Model>: FlushBatch {
         // one cached statement.
         _ = try encoder.encode(models[first])
         let keys = encoder.keys
-        let linkSlots = linkKeys.map { keys.firstIndex(of: $0).map { Int32($0 + 1) } }
-        let linkSlotByKey = Dictionary(zip(linkKeys, linkSlots), uniquingKeysWith: { a, _ in a })
+        // Parameter index of each linked property, resolved once per batch.
+        let linkSlots = linkKeys.map { keys.firstIndex(of: $0) }
         let table = M.tableName
         let statement = try db.cachedStatement(encoder.insertSQL())
         let generates = M.ID.generated(rowID: 1) != nil
@@ -111,7 +127,7 @@ struct ModelBatch<M: Model>: FlushBatch {
                 while linkCursor < links.count, links[linkCursor].row < row { linkCursor += 1 }
                 while linkCursor < links.count, links[linkCursor].row == row {
                     let link = links[linkCursor]
-                    if let slot = linkSlotByKey[link.key] ?? nil {
+                    if let slot = linkSlots[link.spec].map({ Int32($0 + 1) }) {
                         let key = result.keys[link.parent]
                         if key == FlushResult.none {
                             sqlite3_bind_null(statement.handle, slot)
@@ -124,10 +140,9 @@ struct ModelBatch<M: Model>: FlushBatch {
                 try statement.run()
             } catch let error as DatabaseError {
                 // Encode the failing row again, with its linked keys, to say which value was at fault.
-                var values = (try? encoder.encode(models[row]).values) ?? []
+                var values = (try? encoder.encode(models[row])) ?? []
                 for link in links where link.row == row {
-                    if let slot = keys.firstIndex(of: link.key), slot < values.count, let key = result.key(link.parent)
-                    {
+                    if let slot = linkSlots[link.spec], slot < values.count, let key = result.key(link.parent) {
                         values[slot] = .integer(key)
                     }
                 }
@@ -136,7 +151,7 @@ struct ModelBatch<M: Model>: FlushBatch {
                     columns: encoder.columns, values: values, snapshot: nil,
                     keySlot: keys.firstIndex(of: M.primaryKeyCodingKey) ?? 0, generatesKey: false, links: [],
                     versionSlot: nil)
-                throw FlushExecutor.explained(error, change: change, values: values, on: db)
+                throw FlushExecutor.explained(error, change: change, on: db)
             }
             let index = Int(indexes[row])
             if generates && models[row].id.isUnset {

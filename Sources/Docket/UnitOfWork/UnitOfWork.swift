@@ -137,10 +137,7 @@ public final class UnitOfWork {
     /// the same row again replaces the queued update.
     public func update<M: Model>(_ model: M) {
         let identity = IdentityKey(model)
-        if let identity, let key = try? M.encodeKey(model.id) {
-            let map = identityMap(for: M.self)
-            map.setCurrent(model, key: key)
-        }
+        if let identity { identityMap(for: M.self).setCurrent(model, key: identity.key) }
         if let identity, let queued = queuedUpdates[identity], let queue = queued.queue as? ChangeQueue<M> {
             queue.models[queued.row] = model
             return

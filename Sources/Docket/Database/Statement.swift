@@ -89,6 +89,10 @@ public final class Statement {
     }
 
     @inline(__always) func bindText(_ text: String, at index: Int32) -> Int32 {
+        Statement.bindText(text, at: index, handle)
+    }
+
+    @inline(__always) static func bindText(_ text: String, at index: Int32, _ handle: OpaquePointer) -> Int32 {
         // Bind with the UTF-8 byte length, never -1: -1 stops at the first NUL and cuts the text.
         var text = text
         return text.withUTF8 { buffer in
@@ -137,7 +141,8 @@ public final class Statement {
     /// Steps once. Returns `true` when a row is available, `false` when the statement is done.
     @discardableResult
     public func step() throws -> Bool {
-        if connection.isInterrupted, sqlite3_stmt_busy(handle) == 0 {
+        // Busy first: a statement already returning rows never looks at its (unowned) connection.
+        if sqlite3_stmt_busy(handle) == 0, connection.isInterrupted {
             throw DatabaseError(resultCode: SQLITE_INTERRUPT, message: "interrupted: the task was cancelled", sql: sql)
         }
         switch sqlite3_step(handle) {
@@ -172,10 +177,21 @@ public final class Statement {
     @inline(__always) public func double(_ index: Int32) -> Double { sqlite3_column_double(handle, index) }
 
     /// The column as text; `nil` if its bytes are not valid UTF-8.
-    @inline(__always) public func text(_ index: Int32) -> String? {
+    @inline(__always) public func text(_ index: Int32) -> String? { Statement.text(handle, index) }
+
+    /// The text of column `index` of statement `handle`; `nil` if its bytes are not valid UTF-8.
+    @inline(__always) static func text(_ handle: OpaquePointer, _ index: Int32) -> String? {
         guard let bytes = sqlite3_column_text(handle, index) else { return "" }
         let count = Int(sqlite3_column_bytes(handle, index))
-        return String(validating: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+        let buffer = UnsafeBufferPointer(start: bytes, count: count)
+        // `String(validating:)` runs unspecialized generic code (metadata look-ups on every call).
+        // `String(decoding:)` is the fast path but repairs bad bytes instead of failing: keep its
+        // result only if it holds exactly the bytes SQLite gave.
+        var text = String(decoding: buffer, as: UTF8.self)
+        let same = text.withUTF8 { utf8 in
+            utf8.count == count && (count == 0 || memcmp(utf8.baseAddress!, bytes, count) == 0)
+        }
+        return same ? text : nil
     }
 
     @inline(__always) public func blob(_ index: Int32) -> Data {

@@ -7,39 +7,78 @@ import Foundation
 /// one string comparison and no hashing.
 final class DecodingPlan {
     let modelType: ObjectIdentifier
-    var keys: [String] = []
-    var columns: [Int32] = []
-    var byKey: [String: Int32] = [:]
+    var table = PlanTable()
 
     init(modelType: ObjectIdentifier) { self.modelType = modelType }
 }
 
+/// The columns of a ``DecodingPlan``, by key order.
+struct PlanTable {
+    var keys: [String] = []
+    var columns: [Int32] = []
+    var byKey: [String: Int32] = [:]
+}
+
 /// Decodes models straight from the current row of a prepared statement.
-final class ModelDecoder<M: Model>: Decoder {
-    var codingPath: [any CodingKey] = []
+///
+/// Not generic over the model, so handing it to `init(from:)` as a `Decoder` needs no witness
+/// table built at run time. Its mutable state lives behind a pointer: a stored `var` of a class
+/// costs a dynamic exclusivity check on every access, and the decoder is touched once per column.
+final class ModelDecoder: Decoder {
+    var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     let statement: Statement
-    private var plan: DecodingPlan
-    private var cursor = 0
-    private lazy var json = JSONDecoder()
+    /// The statement's handle, read per column without touching (and retaining) the statement.
+    let handle: OpaquePointer
+    let modelType: ObjectIdentifier
+    let modelName: String
+    let tableName: String
+    let naming: ColumnNaming
+    let options: MappingOptions
 
-    init(statement: Statement) {
+    fileprivate struct State {
+        var cursor = 0
+        var plan: DecodingPlan
+        var table: PlanTable
+        var cachedBox: AnyObject?
+        var cachedKeyType: ObjectIdentifier?
+        var json: JSONDecoder?
+    }
+    fileprivate let state: UnsafeMutablePointer<State>
+
+    init<M: Model>(statement: Statement, model: M.Type) {
         self.statement = statement
-        if let plan = statement.decodingPlan as? DecodingPlan, plan.modelType == ObjectIdentifier(M.self) {
-            self.plan = plan
+        handle = statement.handle
+        modelType = ObjectIdentifier(M.self)
+        modelName = typeName(M.self)
+        tableName = M.tableName
+        naming = M.columnNaming
+        options = M.mappingOptions
+        let plan: DecodingPlan
+        if let memo = statement.decodingPlan as? DecodingPlan, memo.modelType == ObjectIdentifier(M.self) {
+            plan = memo
         } else {
             plan = DecodingPlan(modelType: ObjectIdentifier(M.self))
             statement.decodingPlan = plan
         }
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(plan: plan, table: plan.table))
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     /// Decodes the statement's current row.
-    func decodeRow() throws -> M {
-        cursor = 0
-        if statement.decodingPlan !== plan {
+    func decodeRow<M: Model>(_ type: M.Type) throws -> M {
+        state.pointee.cursor = 0
+        if statement.decodingPlan !== state.pointee.plan {
             // The statement was re-prepared after a schema change: its columns may have moved.
-            plan = DecodingPlan(modelType: ObjectIdentifier(M.self))
+            let plan = DecodingPlan(modelType: modelType)
             statement.decodingPlan = plan
+            state.pointee.plan = plan
+            state.pointee.table = PlanTable()
         }
         do {
             return try M(from: self)
@@ -47,31 +86,52 @@ final class ModelDecoder<M: Model>: Decoder {
             throw error
         } catch let error as DecodingError {
             throw MappingError(
-                model: "\(M.self)", column: nil, message: "could not decode \(M.self): \(describe(error))")
+                model: modelName, column: nil, message: "could not decode \(modelName): \(describe(error))")
         }
+    }
+
+    /// Saves the plan on the statement for its next use and releases the cached container (which
+    /// holds this decoder); call when done with the statement.
+    func finish() {
+        state.pointee.plan.table = state.pointee.table
+        state.pointee.cachedBox = nil
+        state.pointee.cachedKeyType = nil
     }
 
     /// The result column of a key, or -1 when the row has none.
     @inline(__always) func column(for key: String) -> Int32 {
-        // `decodeIfPresent` asks for one key twice (is it NULL? then its value): answer the second
-        // time from the previous step instead of falling out of step with the plan.
-        if cursor > 0, cursor <= plan.keys.count, plan.keys[cursor - 1] == key { return plan.columns[cursor - 1] }
-        if cursor < plan.keys.count, plan.keys[cursor] == key {
-            defer { cursor += 1 }
-            return plan.columns[cursor]
+        ModelDecoder.expectedColumn(state, key) ?? slowColumn(for: key)
+    }
+
+    /// The common case: keys come in the order of the first row. Reached through the state pointer
+    /// alone, so the container's hot path never retains the decoder.
+    @inline(__always) fileprivate static func expectedColumn(_ state: UnsafeMutablePointer<State>, _ key: String)
+        -> Int32?
+    {
+        let cursor = state.pointee.cursor
+        guard cursor < state.pointee.table.keys.count, state.pointee.table.keys[cursor] == key else { return nil }
+        state.pointee.cursor = cursor + 1
+        return state.pointee.table.columns[cursor]
+    }
+
+    fileprivate func slowColumn(for key: String) -> Int32 {
+        let cursor = state.pointee.cursor
+        // A key asked for twice in a row (a custom `decodeIfPresent`: is it NULL? then its value).
+        if cursor > 0, cursor <= state.pointee.table.keys.count, state.pointee.table.keys[cursor - 1] == key {
+            return state.pointee.table.columns[cursor - 1]
         }
-        if let column = plan.byKey[key] { return column }
-        let column = statement.columnIndexByName[M.columnNaming.column(for: key)] ?? -1
-        plan.byKey[key] = column
-        if cursor == plan.keys.count {
-            plan.keys.append(key)
-            plan.columns.append(column)
-            cursor += 1
+        if let column = state.pointee.table.byKey[key] { return column }
+        let column = statement.columnIndexByName[naming.column(for: key)] ?? -1
+        state.pointee.table.byKey[key] = column
+        if cursor == state.pointee.table.keys.count {
+            state.pointee.table.keys.append(key)
+            state.pointee.table.columns.append(column)
+            state.pointee.cursor = cursor + 1
         }
         return column
     }
 
-    func columnName(_ key: String) -> String { "\(M.tableName).\(M.columnNaming.column(for: key))" }
+    func columnName(_ key: String) -> String { "\(tableName).\(naming.column(for: key))" }
 
     /// `books.pages holds TEXT 'abc'; Book.pages expects Int`.
     func mismatch(_ key: String, _ column: Int32, expected: String, detail: String? = nil) -> MappingError {
@@ -84,9 +144,9 @@ final class ModelDecoder<M: Model>: Decoder {
         } else {
             held = "holds \(statement.value(column))"
         }
-        var message = "\(columnName(key)) \(held); \(M.self).\(key) expects \(expected)"
+        var message = "\(columnName(key)) \(held); \(modelName).\(key) expects \(expected)"
         if let detail { message += " (\(detail))" }
-        return MappingError(model: "\(M.self)", column: columnName(key), message: message)
+        return MappingError(model: modelName, column: columnName(key), message: message)
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
@@ -94,31 +154,29 @@ final class ModelDecoder<M: Model>: Decoder {
         // container holds nothing but this decoder, so one box serves every row of the statement.
         // The box is kept as the container's only stored property (a class reference, checked by
         // size); `finish()` releases it, breaking the box → container → decoder cycle.
-        if cachedKeyType == ObjectIdentifier(Key.self), let box = cachedBox {
+        if state.pointee.cachedKeyType == ObjectIdentifier(Key.self), let box = state.pointee.cachedBox {
             return unsafeBitCast(box, to: KeyedDecodingContainer<Key>.self)
         }
-        let container = KeyedDecodingContainer(RowDecodingContainer<M, Key>(decoder: self))
+        let container = KeyedDecodingContainer(RowDecodingContainer<Key>(decoder: self))
         if MemoryLayout<KeyedDecodingContainer<Key>>.size == MemoryLayout<AnyObject>.size {
-            cachedBox = unsafeBitCast(container, to: AnyObject.self)
-            cachedKeyType = ObjectIdentifier(Key.self)
+            state.pointee.cachedBox = unsafeBitCast(container, to: AnyObject.self)
+            state.pointee.cachedKeyType = ObjectIdentifier(Key.self)
         }
         return container
     }
 
-    private var cachedBox: AnyObject?
-    private var cachedKeyType: ObjectIdentifier?
-
-    /// Releases the cached container; call when done with the statement.
-    func finish() {
-        cachedBox = nil
-        cachedKeyType = nil
-    }
-
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        throw MappingError(model: "\(M.self)", column: nil, message: "\(M.self) must decode from a keyed container")
+        throw MappingError(model: modelName, column: nil, message: "\(modelName) must decode from a keyed container")
     }
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        throw MappingError(model: "\(M.self)", column: nil, message: "\(M.self) must decode from a keyed container")
+        throw MappingError(model: modelName, column: nil, message: "\(modelName) must decode from a keyed container")
+    }
+
+    private var json: JSONDecoder {
+        if let json = state.pointee.json { return json }
+        let json = JSONDecoder()
+        state.pointee.json = json
+        return json
     }
 
     func decodeValue<T: Decodable>(_ type: T.Type, key: String) throws -> T {
@@ -126,7 +184,7 @@ final class ModelDecoder<M: Model>: Decoder {
         guard column >= 0 else { throw mismatch(key, column, expected: "\(T.self)") }
         let value = statement.value(column)
         do {
-            return try ValueDecoding.decode(T.self, from: value, options: M.mappingOptions, json: json)
+            return try ValueDecoding.decode(T.self, from: value, options: options, json: json)
         } catch let failure as ValueDecoding.Failure {
             throw mismatch(key, column, expected: "\(T.self)", detail: failure.detail)
         } catch let error as DecodingError {
@@ -234,32 +292,61 @@ enum IntegerColumn {
     }
 }
 
-private struct RowDecodingContainer<M: Model, Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let decoder: ModelDecoder<M>
+/// The keyed container a model decodes from: every call goes straight to the decoder.
+///
+/// It holds the decoder `unowned(unsafe)`: a strong or checked-unowned reference costs a
+/// retain/release pair per column. The decoder outlives every use: `fetchAll` keeps it alive
+/// while it decodes, and the container is only valid during `init(from:)`.
+private struct RowDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    /// For the slow paths (a key out of order, an error). Even `unowned(unsafe)` costs a
+    /// retain/release pair per use, so the hot path uses `state` and `handle` instead.
+    unowned(unsafe) let decoder: ModelDecoder
+    private let state: UnsafeMutablePointer<ModelDecoder.State>
+    private let handle: OpaquePointer
     var codingPath: [any CodingKey] { [] }
     var allKeys: [Key] { decoder.statement.columnNames.compactMap { Key(stringValue: $0) } }
 
-    private var statement: Statement { decoder.statement }
+    init(decoder: ModelDecoder) {
+        self.decoder = decoder
+        state = decoder.state
+        handle = decoder.handle
+    }
+
+    @inline(__always) private func column(_ key: Key) -> Int32 {
+        let name = key.stringValue
+        return ModelDecoder.expectedColumn(state, name) ?? decoder.slowColumn(for: name)
+    }
 
     func contains(_ key: Key) -> Bool {
-        decoder.statement.columnIndexByName[M.columnNaming.column(for: key.stringValue)] != nil
+        decoder.statement.columnIndexByName[decoder.naming.column(for: key.stringValue)] != nil
     }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        let column = decoder.column(for: key.stringValue)
-        return column < 0 || statement.columnType(column) == SQLITE_NULL
+        let column = column(key)
+        return column < 0 || sqlite3_column_type(handle, column) == SQLITE_NULL
+    }
+
+    /// The column of `key` and its storage class (`SQLITE_NULL` when the result has no such column).
+    @inline(__always) private func lookUp(_ key: Key) -> (column: Int32, type: Int32) {
+        let column = column(key)
+        return (column, column >= 0 ? sqlite3_column_type(handle, column) : SQLITE_NULL)
+    }
+
+    @inline(__always) private func integer<T: FixedWidthInteger>(
+        _ type: T.Type, _ key: Key, _ found: (column: Int32, type: Int32), expected: String = "\(T.self)"
+    ) throws -> T {
+        if found.type == SQLITE_INTEGER {
+            let n = sqlite3_column_int64(handle, found.column)
+            if let v = T(exactly: n) { return v }
+            throw decoder.mismatch(key.stringValue, found.column, expected: expected, detail: "out of range")
+        }
+        throw decoder.mismatch(key.stringValue, found.column, expected: expected)
     }
 
     @inline(__always) private func integer<T: FixedWidthInteger>(
         _ type: T.Type, _ key: Key, expected: String = "\(T.self)"
     ) throws -> T {
-        let column = decoder.column(for: key.stringValue)
-        if column >= 0, statement.columnType(column) == SQLITE_INTEGER {
-            let n = statement.int64(column)
-            if let v = T(exactly: n) { return v }
-            throw decoder.mismatch(key.stringValue, column, expected: expected, detail: "out of range")
-        }
-        throw decoder.mismatch(key.stringValue, column, expected: expected)
+        try integer(T.self, key, lookUp(key), expected: expected)
     }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
@@ -276,43 +363,53 @@ private struct RowDecodingContainer<M: Model, Key: CodingKey>: KeyedDecodingCont
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(UInt32.self, key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(UInt64.self, key) }
 
-    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try double(key, expected: "Double") }
-
-    private func double(_ key: Key, expected: String) throws -> Double {
-        let column = decoder.column(for: key.stringValue)
-        if column >= 0 {
-            let type = statement.columnType(column)
-            // An INTEGER is a valid Double: SQLite stores whole REALs of a column with no REAL affinity,
-            // and aggregates such as sum(), as INTEGER.
-            if type == SQLITE_FLOAT || type == SQLITE_INTEGER { return statement.double(column) }
-        }
-        throw decoder.mismatch(key.stringValue, column, expected: expected)
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
+        try double(key, lookUp(key), expected: "Double")
     }
-    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { Float(try double(key, expected: "Float")) }
+
+    @inline(__always) private func double(
+        _ key: Key, _ found: (column: Int32, type: Int32), expected: String
+    ) throws -> Double {
+        // An INTEGER is a valid Double: SQLite stores whole REALs of a column with no REAL affinity,
+        // and aggregates such as sum(), as INTEGER.
+        if found.type == SQLITE_FLOAT || found.type == SQLITE_INTEGER {
+            return sqlite3_column_double(handle, found.column)
+        }
+        throw decoder.mismatch(key.stringValue, found.column, expected: expected)
+    }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
+        Float(try double(key, lookUp(key), expected: "Float"))
+    }
 
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        let column = decoder.column(for: key.stringValue)
-        if column >= 0, statement.columnType(column) == SQLITE_TEXT {
-            if let text = statement.text(column) { return text }
-        }
-        throw decoder.mismatch(key.stringValue, column, expected: "String")
+        try string(key, lookUp(key))
+    }
+
+    @inline(__always) private func string(_ key: Key, _ found: (column: Int32, type: Int32)) throws -> String {
+        if found.type == SQLITE_TEXT, let text = Statement.text(handle, found.column) { return text }
+        throw decoder.mismatch(key.stringValue, found.column, expected: "String")
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         try decoder.decodeValue(T.self, key: key.stringValue)
     }
 
+    // The optional forms look the key up once: NULL (or no such column) is nil.
     func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        try decodeNil(forKey: key) ? nil : decode(String.self, forKey: key)
+        let found = lookUp(key)
+        return found.type == SQLITE_NULL ? nil : try string(key, found)
     }
     func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
-        try decodeNil(forKey: key) ? nil : decode(Int64.self, forKey: key)
+        let found = lookUp(key)
+        return found.type == SQLITE_NULL ? nil : try integer(Int64.self, key, found)
     }
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
-        try decodeNil(forKey: key) ? nil : decode(Int.self, forKey: key)
+        let found = lookUp(key)
+        return found.type == SQLITE_NULL ? nil : try integer(Int.self, key, found)
     }
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        try decodeNil(forKey: key) ? nil : decode(Double.self, forKey: key)
+        let found = lookUp(key)
+        return found.type == SQLITE_NULL ? nil : try double(key, found, expected: "Double")
     }
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         try decodeNil(forKey: key) ? nil : decode(T.self, forKey: key)

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 
 /// Encodes models into column values, by layout slot, for binding into prepared statements.
@@ -6,49 +7,26 @@ import Foundation
 /// A key is resolved to its slot by predicting that keys come in the same order as last time (they
 /// do for synthesized `Codable`), so the common case is one string comparison per column, with a
 /// dictionary lookup only when the order differs. No dictionary is built per row.
-final class ModelEncoder<M: Model>: Encoder {
-    var codingPath: [any CodingKey] = []
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
-    private let layout = ColumnLayout.of(M.self)
-    private var snapshot: ColumnLayout.Snapshot
-    private var newKeys: [String] = []
-    private var cursor = 0
-    var values: [DatabaseValue] = []
-    /// When set, values are bound straight into this statement (parameter = slot + 1) instead of
-    /// being stored in `values`.
-    private var target: Statement?
-    /// Set when a value bound straight into `target` has a key the statement has no parameter for.
-    private var missedKey: String?
-    private lazy var json: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
+final class ModelEncoder<M: Model> {
+    let core: RowEncoder
 
     init() {
-        snapshot = layout.snapshot
+        core = RowEncoder(
+            layout: ColumnLayout.of(M.self), modelName: typeName(M.self), tableName: M.tableName,
+            naming: M.columnNaming, options: M.mappingOptions)
         // The primary key always has a slot, even while every value seen had it nil (skipped by the
         // synthesized encodeIfPresent): the unit of work binds generated keys there.
         ensureKeys([M.primaryKeyCodingKey])
     }
 
     /// Gives `keys` slots now (foreign keys linked to generated keys, which encode as nil until then).
-    func ensureKeys(_ keys: [String]) {
-        guard keys.contains(where: { snapshot.slotByKey[$0] == nil }) else { return }
-        snapshot = layout.merge(keys: keys, naming: M.columnNaming)
-    }
+    func ensureKeys(_ keys: [String]) { core.ensureKeys(keys) }
 
     /// Encodes one model into its column values, by layout slot (absent keys are `.null`).
     func encode(_ model: M) throws -> [DatabaseValue] {
-        values.removeAll(keepingCapacity: true)
-        values.append(contentsOf: repeatElement(.null, count: snapshot.keys.count))
-        cursor = 0
-        try model.encode(to: self)
-        if !newKeys.isEmpty {
-            snapshot = layout.merge(keys: newKeys, naming: M.columnNaming)
-            newKeys.removeAll()
-        }
-        return values
+        core.begin(target: nil)
+        try model.encode(to: core)
+        return try core.end()
     }
 
     /// Encodes one model straight into `statement`, whose parameters are the layout's slots (as
@@ -56,89 +34,212 @@ final class ModelEncoder<M: Model>: Encoder {
     /// Throws if the model encodes a key the statement has no parameter for.
     func bind(_ model: M, to statement: Statement) throws {
         statement.clearBindings()
-        target = statement
-        missedKey = nil
-        cursor = 0
-        defer { target = nil }
-        try model.encode(to: self)
-        if let missedKey {
-            newKeys.removeAll()
-            throw MappingError(
-                model: "\(M.self)", column: columnName(missedKey),
-                message: "\(M.self) encoded \(missedKey), which earlier values of \(M.self) in this commit did not; "
-                    + "a model must encode the same keys every time (use encodeIfPresent or encodeNil for nil)")
+        core.begin(target: statement)
+        do {
+            try model.encode(to: core)
+        } catch {
+            _ = try? core.end()
+            throw error
         }
-    }
-
-    @inline(__always) func store(_ value: DatabaseValue, at slot: Int, key: String) throws {
-        guard let target else {
-            values[slot] = value
-            return
-        }
-        guard slot < snapshot.keys.count else {
-            missedKey = key
-            return
-        }
-        try target.bind(value, at: Int32(slot + 1))
+        _ = try core.end()
     }
 
     /// `INSERT INTO table (every column of the layout) VALUES (?, …)`, memoized per layout.
-    func insertSQL() -> String { layout.insertSQL(table: M.tableName, count: snapshot.keys.count) }
+    func insertSQL() -> String { core.layout.insertSQL(table: M.tableName, count: core.keys.count) }
 
     /// The column names, by slot, as known after the last `encode`.
-    var columns: [String] { snapshot.columns }
-    var keys: [String] { snapshot.keys }
+    var columns: [String] { core.columns }
+    var keys: [String] { core.keys }
+}
 
-    @inline(__always) func slot(for key: String) -> Int {
-        if cursor < snapshot.keys.count, snapshot.keys[cursor] == key {
-            defer { cursor += 1 }
-            return cursor
+/// The `Encoder` behind ``ModelEncoder``.
+///
+/// Not generic over the model, so handing it to `encode(to:)` needs no witness table built at run
+/// time. Its mutable state lives behind a pointer: a stored `var` of a class costs a dynamic
+/// exclusivity check on every access, and the encoder is touched once per column.
+final class RowEncoder: Encoder {
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    let layout: ColumnLayout
+    let modelName: String
+    let tableName: String
+    let naming: ColumnNaming
+    let options: MappingOptions
+
+    fileprivate struct State {
+        var snapshot: ColumnLayout.Snapshot
+        var newKeys: [String] = []
+        var cursor = 0
+        var values: [DatabaseValue] = []
+        /// When set, values are bound straight into this statement (parameter = slot + 1) instead
+        /// of being stored in `values`. The caller of `begin` keeps it alive until `end`.
+        unowned(unsafe) var target: Statement?
+        /// `target`'s handle: binding through it does not retain the statement per column.
+        var handle: OpaquePointer?
+        /// Set when a value bound straight into `target` has a key the statement has no parameter for.
+        var missedKey: String?
+        var cachedBox: AnyObject?
+        var cachedKeyType: ObjectIdentifier?
+        var json: JSONEncoder?
+    }
+    fileprivate let state: UnsafeMutablePointer<State>
+
+    init(layout: ColumnLayout, modelName: String, tableName: String, naming: ColumnNaming, options: MappingOptions) {
+        self.layout = layout
+        self.modelName = modelName
+        self.tableName = tableName
+        self.naming = naming
+        self.options = options
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(snapshot: layout.snapshot))
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    var columns: [String] { state.pointee.snapshot.columns }
+    var keys: [String] { state.pointee.snapshot.keys }
+
+    func ensureKeys(_ keys: [String]) {
+        guard keys.contains(where: { state.pointee.snapshot.slotByKey[$0] == nil }) else { return }
+        state.pointee.snapshot = layout.merge(keys: keys, naming: naming)
+    }
+
+    /// Starts a row: into `values` (target `nil`) or bound into `target`.
+    func begin(target: Statement?) {
+        state.pointee.cursor = 0
+        state.pointee.target = target
+        state.pointee.handle = target?.handle
+        state.pointee.missedKey = nil
+        if target == nil {
+            state.pointee.values.removeAll(keepingCapacity: true)
+            state.pointee.values.append(contentsOf: repeatElement(.null, count: state.pointee.snapshot.keys.count))
         }
-        if let slot = snapshot.slotByKey[key] {
-            cursor = slot + 1
+    }
+
+    /// Ends a row: merges keys it learned into the layout and returns its values (empty when bound).
+    func end() throws -> [DatabaseValue] {
+        let bound = state.pointee.handle != nil
+        state.pointee.target = nil
+        state.pointee.handle = nil
+        if bound {
+            if let missedKey = state.pointee.missedKey {
+                state.pointee.newKeys.removeAll()
+                throw MappingError(
+                    model: modelName, column: columnName(missedKey),
+                    message: "\(modelName) encoded \(missedKey), which earlier values of \(modelName) in this commit "
+                        + "did not; a model must encode the same keys every time (use encodeIfPresent or encodeNil for nil)"
+                )
+            }
+            return []
+        }
+        if !state.pointee.newKeys.isEmpty {
+            state.pointee.snapshot = layout.merge(keys: state.pointee.newKeys, naming: naming)
+            state.pointee.newKeys.removeAll()
+        }
+        return state.pointee.values
+    }
+
+    /// The common case: keys come in the order of the previous row. Reached through the state
+    /// pointer alone, so the container's hot path never retains the encoder.
+    @inline(__always) fileprivate static func expectedSlot(_ state: UnsafeMutablePointer<State>, _ key: String) -> Int?
+    {
+        let cursor = state.pointee.cursor
+        guard cursor < state.pointee.snapshot.keys.count, state.pointee.snapshot.keys[cursor] == key else { return nil }
+        state.pointee.cursor = cursor + 1
+        return cursor
+    }
+
+    fileprivate func slowSlot(for key: String) -> Int {
+        if let slot = state.pointee.snapshot.slotByKey[key] {
+            state.pointee.cursor = slot + 1
             return slot
         }
         // A key no earlier value encoded: give it the next slot now, merge into the layout after.
-        if let pending = newKeys.firstIndex(of: key) { return snapshot.keys.count + pending }
-        newKeys.append(key)
-        if target == nil { values.append(.null) }
-        return snapshot.keys.count + newKeys.count - 1
+        let known = state.pointee.snapshot.keys.count
+        if let pending = state.pointee.newKeys.firstIndex(of: key) { return known + pending }
+        state.pointee.newKeys.append(key)
+        if state.pointee.handle == nil { state.pointee.values.append(.null) }
+        return known + state.pointee.newKeys.count - 1
+    }
+
+    /// Where the value of `key` goes: a statement parameter, a slot of `values`, or nowhere (the
+    /// bound statement has no parameter for it: noted in `missedKey`).
+    fileprivate enum Destination {
+        case parameter(OpaquePointer, Int32)
+        case value(Int)
+        case missed
+    }
+
+    @inline(__always) fileprivate static func destination(
+        _ state: UnsafeMutablePointer<State>, _ slot: Int, _ key: String
+    ) -> Destination {
+        guard let handle = state.pointee.handle else { return .value(slot) }
+        guard slot < state.pointee.snapshot.keys.count else {
+            state.pointee.missedKey = key
+            return .missed
+        }
+        return .parameter(handle, Int32(slot + 1))
+    }
+
+    fileprivate func bindFailed(_ code: Int32) -> DatabaseError {
+        let statement = state.pointee.target!
+        return DatabaseError(connection: statement.connection.handle, code: code, sql: statement.sql)
+    }
+
+    func put(_ value: DatabaseValue, key: String) throws {
+        let slot = RowEncoder.expectedSlot(state, key) ?? slowSlot(for: key)
+        switch RowEncoder.destination(state, slot, key) {
+        case .parameter(_, let index): try state.pointee.target!.bind(value, at: index)
+        case .value(let slot): state.pointee.values[slot] = value
+        case .missed: break
+        }
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         // One type-erasing box serves every row (see `ModelDecoder.container`): the container holds
         // the encoder unowned, so the encoder owning the box makes no cycle.
-        if cachedKeyType == ObjectIdentifier(Key.self), let box = cachedBox {
+        if state.pointee.cachedKeyType == ObjectIdentifier(Key.self), let box = state.pointee.cachedBox {
             return unsafeBitCast(box, to: KeyedEncodingContainer<Key>.self)
         }
-        let container = KeyedEncodingContainer(RowContainer<M, Key>(encoder: self))
+        let container = KeyedEncodingContainer(RowContainer<Key>(encoder: self))
         if MemoryLayout<KeyedEncodingContainer<Key>>.size == MemoryLayout<AnyObject>.size {
-            cachedBox = unsafeBitCast(container, to: AnyObject.self)
-            cachedKeyType = ObjectIdentifier(Key.self)
+            state.pointee.cachedBox = unsafeBitCast(container, to: AnyObject.self)
+            state.pointee.cachedKeyType = ObjectIdentifier(Key.self)
         }
         return container
     }
 
-    private var cachedBox: AnyObject?
-    private var cachedKeyType: ObjectIdentifier?
-
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        preconditionFailure("\(M.self) must encode as a keyed container (one key per column)")
+        preconditionFailure("\(modelName) must encode as a keyed container (one key per column)")
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer {
-        preconditionFailure("\(M.self) must encode as a keyed container (one key per column)")
+        preconditionFailure("\(modelName) must encode as a keyed container (one key per column)")
     }
 
     func columnName(_ key: String) -> String {
-        "\(M.tableName).\(M.columnNaming.column(for: key))"
+        "\(tableName).\(naming.column(for: key))"
+    }
+
+    private var json: JSONEncoder {
+        if let json = state.pointee.json { return json }
+        let json = JSONEncoder()
+        json.outputFormatting = [.sortedKeys]
+        state.pointee.json = json
+        return json
     }
 
     /// Converts a non-primitive property (Date, UUID, enum, nested value…) to a column value.
     func databaseValue<T: Encodable>(_ value: T, key: String) throws -> DatabaseValue {
         try ValueEncoding.databaseValue(
-            value, options: M.mappingOptions, json: json,
-            fail: { MappingError(model: "\(M.self)", column: self.columnName(key), message: "\(M.self).\(key): \($0)") }
+            value, options: options, json: json,
+            fail: {
+                MappingError(
+                    model: self.modelName, column: self.columnName(key), message: "\(self.modelName).\(key): \($0)")
+            }
         )
     }
 }
@@ -210,110 +311,180 @@ enum ValueEncoding {
     }
 }
 
-private struct RowContainer<M: Model, Key: CodingKey>: KeyedEncodingContainerProtocol {
-    unowned let encoder: ModelEncoder<M>
+/// The keyed container a model encodes into: every call goes straight to the encoder.
+///
+/// It holds the encoder `unowned(unsafe)`: a strong or checked-unowned reference costs a
+/// retain/release pair (or an unowned check) per column. The encoder owns the cached box that
+/// holds this container, so the container never outlives it.
+private struct RowContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    /// For the slow paths (a new key, an error). Even `unowned(unsafe)` costs a retain/release pair
+    /// per use, so the hot path uses `state` instead.
+    unowned(unsafe) let encoder: RowEncoder
+    private let state: UnsafeMutablePointer<RowEncoder.State>
     var codingPath: [any CodingKey] { [] }
 
-    @inline(__always) private func set(_ value: DatabaseValue, _ key: Key) throws {
+    init(encoder: RowEncoder) {
+        self.encoder = encoder
+        state = encoder.state
+    }
+
+    @inline(__always) private func destination(_ key: Key) -> RowEncoder.Destination {
         let name = key.stringValue
-        try encoder.store(value, at: encoder.slot(for: name), key: name)
+        let slot = RowEncoder.expectedSlot(state, name) ?? encoder.slowSlot(for: name)
+        return RowEncoder.destination(state, slot, name)
+    }
+
+    @inline(__always) private func putInteger(_ value: Int64, _ key: Key) throws {
+        switch destination(key) {
+        case .parameter(let handle, let index):
+            let code = sqlite3_bind_int64(handle, index, value)
+            if code != SQLITE_OK { throw encoder.bindFailed(code) }
+        case .value(let slot): state.pointee.values[slot] = .integer(value)
+        case .missed: break
+        }
+    }
+
+    @inline(__always) private func putReal(_ value: Double, _ key: Key) throws {
+        switch destination(key) {
+        case .parameter(let handle, let index):
+            let code = sqlite3_bind_double(handle, index, value)
+            if code != SQLITE_OK { throw encoder.bindFailed(code) }
+        case .value(let slot): state.pointee.values[slot] = .real(value)
+        case .missed: break
+        }
+    }
+
+    @inline(__always) private func putText(_ value: String, _ key: Key) throws {
+        switch destination(key) {
+        case .parameter(let handle, let index):
+            let code = Statement.bindText(value, at: index, handle)
+            if code != SQLITE_OK { throw encoder.bindFailed(code) }
+        case .value(let slot): state.pointee.values[slot] = .text(value)
+        case .missed: break
+        }
+    }
+
+    @inline(__always) private func putNull(_ key: Key) throws {
+        switch destination(key) {
+        case .parameter(let handle, let index):
+            let code = sqlite3_bind_null(handle, index)
+            if code != SQLITE_OK { throw encoder.bindFailed(code) }
+        case .value(let slot): state.pointee.values[slot] = .null
+        case .missed: break
+        }
     }
 
     private func outOfRange<T>(_ value: T, _ key: Key) -> MappingError {
         MappingError(
-            model: "\(M.self)", column: encoder.columnName(key.stringValue),
-            message: "\(M.self).\(key.stringValue) = \(value) does not fit SQLite's INTEGER (Int64) in column "
-                + "\(encoder.columnName(key.stringValue))")
+            model: encoder.modelName, column: encoder.columnName(key.stringValue),
+            message: "\(encoder.modelName).\(key.stringValue) = \(value) does not fit SQLite's INTEGER (Int64) in "
+                + "column \(encoder.columnName(key.stringValue))")
     }
 
-    mutating func encodeNil(forKey key: Key) throws { try set(.null, key) }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { try set(.integer(value ? 1 : 0), key) }
-    mutating func encode(_ value: String, forKey key: Key) throws { try set(.text(value), key) }
+    mutating func encodeNil(forKey key: Key) throws { try putNull(key) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws {
+        try putInteger(value ? 1 : 0, key)
+    }
+    mutating func encode(_ value: String, forKey key: Key) throws { try putText(value, key) }
     mutating func encode(_ value: Double, forKey key: Key) throws {
         if value.isNaN {
             throw MappingError(
-                model: "\(M.self)", column: encoder.columnName(key.stringValue),
-                message: "\(M.self).\(key.stringValue) is NaN, which SQLite cannot store (it would become NULL)")
+                model: encoder.modelName, column: encoder.columnName(key.stringValue),
+                message:
+                    "\(encoder.modelName).\(key.stringValue) is NaN, which SQLite cannot store (it would become NULL)")
         }
-        try set(.real(value), key)
+        try putReal(value, key)
     }
     mutating func encode(_ value: Float, forKey key: Key) throws { try encode(Double(value), forKey: key) }
-    mutating func encode(_ value: Int, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int16, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { try set(.integer(value), key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try putInteger(Int64(value), key) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { try putInteger(Int64(value), key) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws {
+        try putInteger(Int64(value), key)
+    }
+    mutating func encode(_ value: Int32, forKey key: Key) throws {
+        try putInteger(Int64(value), key)
+    }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try putInteger(value, key) }
     mutating func encode(_ value: UInt, forKey key: Key) throws {
         guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
-        try set(.integer(v), key)
+        try putInteger(v, key)
     }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { try set(.integer(Int64(value)), key) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws {
+        try putInteger(Int64(value), key)
+    }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws {
+        try putInteger(Int64(value), key)
+    }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws {
+        try putInteger(Int64(value), key)
+    }
     mutating func encode(_ value: UInt64, forKey key: Key) throws {
         guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
-        try set(.integer(v), key)
+        try putInteger(v, key)
     }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        try set(try encoder.databaseValue(value, key: key.stringValue), key)
+        let name = key.stringValue
+        try encoder.put(try encoder.databaseValue(value, key: name), key: name)
     }
 
     // Synthesized `encode(to:)` calls `encodeIfPresent` for optionals, whose default skips `nil`
     // entirely: the column would be missing from the layout learned from a first model with `nil`,
     // and an insert would let a column DEFAULT replace the model's `nil`. A `nil` is a NULL column.
     mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
     mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try set(.null, key) }
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type, forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
-        preconditionFailure("\(M.self).\(key.stringValue): nested containers are not columns; use a Codable type")
+        preconditionFailure(
+            "\(encoder.modelName).\(key.stringValue): nested containers are not columns; use a Codable type")
     }
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        preconditionFailure("\(M.self).\(key.stringValue): nested containers are not columns; use a Codable type")
+        preconditionFailure(
+            "\(encoder.modelName).\(key.stringValue): nested containers are not columns; use a Codable type")
     }
     mutating func superEncoder() -> any Encoder { encoder }
     mutating func superEncoder(forKey key: Key) -> any Encoder { encoder }

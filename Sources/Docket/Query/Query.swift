@@ -116,10 +116,10 @@ extension Model {
         let statement = try db.cachedStatement(sql)
         try statement.bind(arguments.map { $0.databaseValue })
         defer { statement.reset() }
-        let decoder = ModelDecoder<Self>(statement: statement)
+        let decoder = ModelDecoder(statement: statement, model: Self.self)
         var models: [Self] = []
         defer { decoder.finish() }
-        while try statement.step() { models.append(try decoder.decodeRow()) }
+        while try statement.step() { models.append(try decoder.decodeRow(Self.self)) }
         return models
     }
 

@@ -96,6 +96,8 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
 
     /// The index of the spec for `keyPath`, added on first use (compared by key-path equality).
     func linkSpec<V: IntegerKeyValue>(_ keyPath: WritableKeyPath<M, V>) -> Int {
+        // Identity first: a key-path literal is one object per call site, and `==` compares components.
+        if let index = linkSpecs.firstIndex(where: { $0.keyPath === keyPath }) { return index }
         if let index = linkSpecs.firstIndex(where: { $0.keyPath == keyPath }) { return index }
         linkSpecs.append(LinkSpec(keyPath))
         return linkSpecs.count - 1

@@ -44,12 +44,30 @@ public final class UnitOfWork {
     /// `true` when changes are queued.
     public var hasChanges: Bool { queues.contains { $0.liveCount > 0 } }
 
+    /// The queue used last: a bulk insert queues rows of one type after another, and a dictionary
+    /// lookup plus a dynamic cast per row showed in profiles.
+    private var lastQueue: (type: ObjectIdentifier, queue: AnyObject)?
+
     private func queue<M: Model>(for type: M.Type) -> ChangeQueue<M> {
-        if let queue = queueByType[ObjectIdentifier(M.self)] as? ChangeQueue<M> { return queue }
-        let queue = ChangeQueue<M>()
-        queueByType[ObjectIdentifier(M.self)] = queue
-        queues.append(queue)
+        if let lastQueue, lastQueue.type == ObjectIdentifier(M.self) {
+            return unsafeDowncast(lastQueue.queue, to: ChangeQueue<M>.self)
+        }
+        let queue: ChangeQueue<M>
+        if let known = queueByType[ObjectIdentifier(M.self)] as? ChangeQueue<M> {
+            queue = known
+        } else {
+            queue = ChangeQueue<M>()
+            queueByType[ObjectIdentifier(M.self)] = queue
+            queues.append(queue)
+        }
+        lastQueue = (ObjectIdentifier(M.self), queue)
         return queue
+    }
+
+    /// `true` when `queue` is this unit of work's current queue for its model type.
+    private func owns<M: Model>(_ queue: ChangeQueue<M>) -> Bool {
+        if let lastQueue, lastQueue.queue === queue { return true }
+        return queue === queueByType[ObjectIdentifier(M.self)]
     }
 
     private func identityMap<M: Model>(for type: M.Type) -> IdentityMap<M> {
@@ -119,7 +137,7 @@ public final class UnitOfWork {
         _ child: Inserted<M>, _ keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
     ) {
         precondition(
-            child.queue === queueByType[ObjectIdentifier(M.self)] && !child.queue.isCommitted,
+            owns(child.queue) && !child.queue.isCommitted,
             "link(_:_:to:): the child is not an insert queued in this unit of work")
         let queue = child.queue
         let spec = queue.linkSpec(keyPath)
@@ -180,6 +198,7 @@ public final class UnitOfWork {
     }
 
     private func clearQueue() {
+        lastQueue = nil
         queues.removeAll()
         queueByType.removeAll()
         queuedUpdates.removeAll()
@@ -221,6 +240,7 @@ public final class UnitOfWork {
         let maps = identityMaps.mapValues { ($0 as? any IdentityMapCopying)?.copy() ?? $0 }
         return { [self] in
             (queues, queueByType, nextPosition, queuedUpdates) = (saved.0, saved.1, saved.2, saved.3)
+            lastQueue = nil
             for undo in saved.4 { undo() }
             identityMaps = maps
         }

@@ -209,6 +209,33 @@ import Testing
         #expect(refreshed.title == "changed elsewhere")
     }
 
+    @Test func givenRowsFetchedInBulk_whenFetchedAgain_thenTheIdentityMapAnswersUnlessRefreshed() async throws {
+        let fx = try await seeded()
+        try await fx.db.write {
+            try $0.execute(
+                "INSERT INTO books (id, author_id, title, isbn, pages) VALUES (2, 1, 'The Tombs of Atuan', '978-0689845369', 180)"
+            )
+        }
+        let uow = UnitOfWork(database: fx.db)
+        // The first fetch fills an empty identity map in one step; the second goes row by row.
+        var books = try await uow.fetch(Book.all().order("id"))
+        #expect(books.count == 2)
+        books[1].pages = 4242
+        uow.update(books[1])
+        try await fx.db.write { try $0.execute("UPDATE books SET title = 'changed elsewhere'") }
+        let again = try await uow.fetch(Book.all().order("id DESC"))
+        #expect(again.reversed().map(\.pages) == books.map(\.pages))
+        #expect(again.allSatisfy { $0.title != "changed elsewhere" })
+        let refreshed = try await uow.fetch(Book.all().order("id"), refresh: true)
+        #expect(refreshed.allSatisfy { $0.title == "changed elsewhere" })
+        #expect(refreshed[1].pages != 4242)
+        // The queued update still commits the value it was given.
+        try await uow.commit()
+        let id = books[1].id
+        let stored = try await fx.db.read { try Book.find(id, in: $0) }
+        #expect(stored?.pages == 4242)
+    }
+
     @Test func givenUpserts_whenCommitting_thenConflictsUpdateOrAreLeftAlone() async throws {
         let fx = try await seeded()
         let uow = UnitOfWork(database: fx.db)

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 
 /// A read of one model's table: filter, order, limit, then fetch. Values are always bound as
@@ -56,6 +57,13 @@ public struct Query<M: Model>: Sendable {
         try M.fetchAll(db, sql: sql, arguments)
     }
 
+    /// The matching rows and, for a model with an integer key, each row's key read straight from
+    /// its column (`nil` when the key is not an integer or a row's key column is not INTEGER): the
+    /// unit of work's identity map then needs no generic key encoding per row.
+    func fetchAllWithKeys(_ db: Connection) throws -> (models: [M], keys: [Int64]?) {
+        try M.fetchAll(db, sql: sql, arguments, collectingKeys: M.ID.generated(rowID: 1) != nil)
+    }
+
     /// The first matching row, decoded, or `nil`.
     public func fetchOne(_ db: Connection) throws -> M? {
         var query = self
@@ -112,6 +120,12 @@ extension Model {
     public static func fetchAll(
         _ db: Connection, sql: String, _ arguments: [any DatabaseValueConvertible] = []
     ) throws -> [Self] {
+        try fetchAll(db, sql: sql, arguments, collectingKeys: false).models
+    }
+
+    static func fetchAll(
+        _ db: Connection, sql: String, _ arguments: [any DatabaseValueConvertible], collectingKeys: Bool
+    ) throws -> (models: [Self], keys: [Int64]?) {
         db.logger?.debug("\(sql)")
         let statement = try db.cachedStatement(sql)
         try statement.bind(arguments.map { $0.databaseValue })
@@ -119,8 +133,24 @@ extension Model {
         let decoder = ModelDecoder(statement: statement, model: Self.self)
         var models: [Self] = []
         defer { decoder.finish() }
-        while try statement.step() { models.append(try decoder.decodeRow(Self.self)) }
-        return models
+        guard collectingKeys else {
+            while try statement.step() { models.append(try decoder.decodeRow(Self.self)) }
+            return (models, nil)
+        }
+        var keys: [Int64]? = []
+        var keyColumn: Int32?
+        while try statement.step() {
+            models.append(try decoder.decodeRow(Self.self))
+            if keys != nil {
+                if keyColumn == nil { keyColumn = statement.columnIndexByName[primaryKeyColumn] ?? -1 }
+                if let column = keyColumn, column >= 0, statement.columnType(column) == SQLITE_INTEGER {
+                    keys!.append(statement.int64(column))
+                } else {
+                    keys = nil
+                }
+            }
+        }
+        return (models, keys)
     }
 
     /// The key as bound in SQL, encoded with the model's strategies (UUID as text or blob).

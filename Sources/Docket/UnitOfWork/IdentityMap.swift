@@ -37,6 +37,42 @@ final class IdentityMap<M: Model> {
         loaded.append(model)
     }
 
+    /// Registers rows loaded together, given their integer keys: what `insert` does for each, and
+    /// returns what `current` then gives for each. Into an empty map (the usual first load) the
+    /// rows are taken as one array, without copying a model at a time.
+    func register(_ models: [M], keys: [Int64], refresh: Bool) -> [M] {
+        precondition(models.count == keys.count)
+        if loaded.isEmpty, integerSlots.isEmpty, otherSlots.isEmpty {
+            integerSlots.reserveCapacity(keys.count)
+            var unique = true
+            for (slot, key) in keys.enumerated() where integerSlots.updateValue(slot, forKey: key) != nil {
+                unique = false
+                break
+            }
+            if unique {
+                loaded = models
+                return models
+            }
+            integerSlots.removeAll(keepingCapacity: true)
+        }
+        var result = models
+        loaded.reserveCapacity(loaded.count + models.count)
+        for (i, key) in keys.enumerated() {
+            if let slot = integerSlots[key] {
+                if refresh {
+                    loaded[slot] = models[i]
+                    updated.removeValue(forKey: slot)
+                } else {
+                    result[i] = updated[slot] ?? loaded[slot]
+                }
+            } else {
+                integerSlots[key] = loaded.count
+                loaded.append(models[i])
+            }
+        }
+        return result
+    }
+
     func reserveCapacity(_ extra: Int) {
         loaded.reserveCapacity(loaded.count + extra)
         integerSlots.reserveCapacity(integerSlots.count + extra)

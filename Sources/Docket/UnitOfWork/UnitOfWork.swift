@@ -272,18 +272,20 @@ public final class UnitOfWork {
     /// The rows of a query, each through the identity map: a row already loaded comes back as the
     /// identity-map value (unless `refresh`).
     nonisolated(nonsending) public func fetch<M: Model>(_ query: Query<M>, refresh: Bool = false) async throws -> [M] {
-        let loaded = try await database.read { try query.fetchAll($0) }
-        return try registerAll(loaded, refresh: refresh)
+        let (loaded, keys) = try await database.read { try query.fetchAllWithKeys($0) }
+        return try registerAll(loaded, keys: keys, refresh: refresh)
     }
 
     /// The blocking form of ``fetch(_:refresh:)-(Query<M>,_)``.
     public func fetch<M: Model>(_ query: Query<M>, refresh: Bool = false) throws -> [M] {
-        let loaded = try database.read { try query.fetchAll($0) }
-        return try registerAll(loaded, refresh: refresh)
+        let (loaded, keys) = try database.read { try query.fetchAllWithKeys($0) }
+        return try registerAll(loaded, keys: keys, refresh: refresh)
     }
 
-    private func registerAll<M: Model>(_ models: [M], refresh: Bool) throws -> [M] {
+    /// Registers loaded rows; `keys`, when given, are their integer keys as read from the key column.
+    private func registerAll<M: Model>(_ models: [M], keys: [Int64]?, refresh: Bool) throws -> [M] {
         let map = identityMap(for: M.self)
+        if let keys { return map.register(models, keys: keys, refresh: refresh) }
         map.reserveCapacity(models.count)
         var result = models
         for (i, model) in models.enumerated() where !model.id.isUnset {

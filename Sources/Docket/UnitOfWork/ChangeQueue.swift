@@ -1,5 +1,5 @@
 /// What a queued row does. `dropped` marks a queued update that a later delete made moot.
-enum ChangeKind: UInt8, Sendable {
+@usableFromInline enum ChangeKind: UInt8, Sendable {
     case dropped, insert, update, delete, upsert
 }
 
@@ -46,13 +46,13 @@ struct QueuedLink {
 }
 
 /// How to fill one linked property: its coding key (found once per key path) and its setter.
-final class LinkSpec<M: Model> {
-    let keyPath: PartialKeyPath<M>
-    let set: (inout M, Int64) -> Void
+@usableFromInline final class LinkSpec<M: Model> {
+    @usableFromInline let keyPath: PartialKeyPath<M>
+    @usableFromInline let set: (inout M, Int64) -> Void
     private let findKey: (M) throws -> String
     private var codingKey: String?
 
-    init<V: IntegerKeyValue>(_ keyPath: WritableKeyPath<M, V>) {
+    @usableFromInline init<V: IntegerKeyValue>(_ keyPath: WritableKeyPath<M, V>) {
         self.keyPath = keyPath
         self.set = { $0[keyPath: keyPath] = V(integerKey: $1) }
         self.findKey = { try KeyPathColumn.codingKey(of: keyPath, sample: $0) }
@@ -68,20 +68,32 @@ final class LinkSpec<M: Model> {
 
 /// Every queued change of one model type in one unit of work, in flat arrays: queueing a row
 /// appends to arrays and allocates nothing of its own.
-final class ChangeQueue<M: Model>: AnyChangeQueue {
-    var models: [M] = []
-    var kinds: [ChangeKind] = []
-    var positions: [Int32] = []
+///
+/// Queueing is `@inlinable`, down to the appends: it then runs specialized for the caller's model
+/// type, without the run-time metadata look-ups generic code pays on every array append.
+@usableFromInline final class ChangeQueue<M: Model>: AnyChangeQueue {
+    @usableFromInline var models: [M] = []
+    @usableFromInline var kinds: [ChangeKind] = []
+    @usableFromInline var positions: [Int32] = []
     var links: [QueuedLink] = []
-    var linkSpecs: [LinkSpec<M>] = []
+    @usableFromInline var linkSpecs: [LinkSpec<M>] = []
     var upserts: [Int: UpsertSpec] = [:]
-    private(set) var isCommitted = false
-    private(set) var liveCount = 0
+    @usableFromInline private(set) var isCommitted = false
+    @usableFromInline var liveCount = 0
+
+    /// Sets a generated key into a model whose key is unset. Built by the `@inlinable` caller that
+    /// creates the queue, so it is specialized for `M`: generic code would look up `M.ID`'s metadata
+    /// and call witnesses for every inserted row.
+    let setGeneratedKey: (inout M, Int64) -> Void
+
+    @usableFromInline init(setGeneratedKey: @escaping (inout M, Int64) -> Void) {
+        self.setGeneratedKey = setGeneratedKey
+    }
 
     var modelName: String { typeName(M.self) }
     var modelTypeID: ObjectIdentifier { ObjectIdentifier(M.self) }
 
-    func append(_ model: M, kind: ChangeKind, position: Int32) -> Int {
+    @inlinable func append(_ model: M, kind: ChangeKind, position: Int32) -> Int {
         models.append(model)
         kinds.append(kind)
         positions.append(position)
@@ -95,7 +107,7 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
     }
 
     /// The index of the spec for `keyPath`, added on first use (compared by key-path equality).
-    func linkSpec<V: IntegerKeyValue>(_ keyPath: WritableKeyPath<M, V>) -> Int {
+    @inlinable func linkSpec<V: IntegerKeyValue>(_ keyPath: WritableKeyPath<M, V>) -> Int {
         // Identity first: a key-path literal is one object per call site, and `==` compares components.
         if let index = linkSpecs.firstIndex(where: { $0.keyPath === keyPath }) { return index }
         if let index = linkSpecs.firstIndex(where: { $0.keyPath == keyPath }) { return index }
@@ -103,13 +115,18 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
         return linkSpecs.count - 1
     }
 
-    func integerKey(row: Int) -> Int64? {
+    @usableFromInline func integerKey(row: Int) -> Int64? {
         let id = models[row].id
         if id.isUnset { return nil }
         return (try? M.encodeKey(id))?.integerValue
     }
 
     func position(row: Int) -> Int32 { positions[row] }
+
+    /// Links `row`'s property `spec` to the generated key of `parentRow` of `parent`.
+    @usableFromInline func addLink<P: Model>(row: Int, spec: Int, to parent: ChangeQueue<P>, parentRow: Int) {
+        links.append(QueuedLink(row: row, spec: spec, parent: ParentRow(queue: parent, row: parentRow)))
+    }
 
     func livePositions() -> [Int32] {
         var live: [Int32] = []
@@ -200,14 +217,13 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
         let map = identity as? IdentityMap<M>
         sortLinks()
         var linkIndex = 0
-        for row in models.indices {
-            let index = Int(dense[Int(positions[row])])
-            guard index >= 0 else { continue }
-            switch kinds[row] {
-            case .insert, .upsert:
-                if models[row].id.isUnset, let key = result.key(index), let id = M.ID.generated(rowID: key) {
-                    models[row].id = id
-                }
+        let (kinds, positions, links, linkSpecs) = (self.kinds, self.positions, self.links, self.linkSpecs)
+        // Keys first, in one pass over the models' storage (no access check or uniqueness check per row).
+        models.withUnsafeMutableBufferPointer { models in
+            for row in models.indices where kinds[row] == .insert || kinds[row] == .upsert {
+                let index = Int(dense[Int(positions[row])])
+                guard index >= 0 else { continue }
+                if case let key = result.keys[index], key != FlushResult.none { setGeneratedKey(&models[row], key) }
                 while linkIndex < links.count, links[linkIndex].row < row { linkIndex += 1 }
                 while linkIndex < links.count, links[linkIndex].row == row {
                     let link = links[linkIndex]
@@ -217,6 +233,14 @@ final class ChangeQueue<M: Model>: AnyChangeQueue {
                     }
                     linkIndex += 1
                 }
+            }
+        }
+        for row in models.indices {
+            let index = Int(dense[Int(positions[row])])
+            guard index >= 0 else { continue }
+            switch kinds[row] {
+            case .insert, .upsert:
+                break
             case .update:
                 if let version = M.version, let newVersion = result.versions[index] {
                     models[row][keyPath: version] = newVersion

@@ -12,8 +12,13 @@
 /// the rolled-back transaction in it. A handle is a small value (a reference to its unit of work's
 /// queue and a row number): queueing a million inserts allocates no handle objects.
 public struct Inserted<M: Model> {
-    let queue: ChangeQueue<M>
-    let row: Int
+    @usableFromInline let queue: ChangeQueue<M>
+    @usableFromInline let row: Int
+
+    @usableFromInline init(queue: ChangeQueue<M>, row: Int) {
+        self.queue = queue
+        self.row = row
+    }
 
     /// The model: as queued before the commit; with its generated key and linked foreign keys after.
     public var value: M { queue.models[row] }

@@ -28,7 +28,7 @@ public final class UnitOfWork {
     private var queues: [any AnyChangeQueue] = []
     private var queueByType: [ObjectIdentifier: any AnyChangeQueue] = [:]
     /// The next queue position (positions order changes across types; errors number them).
-    private var nextPosition: Int32 = 0
+    @usableFromInline var nextPosition: Int32 = 0
     /// The queued update of each row, so updating a row twice queues one update.
     private var queuedUpdates: [IdentityKey: ParentRow] = [:]
     /// Loaded rows, one map per model type.
@@ -46,17 +46,27 @@ public final class UnitOfWork {
 
     /// The queue used last: a bulk insert queues rows of one type after another, and a dictionary
     /// lookup plus a dynamic cast per row showed in profiles.
-    private var lastQueue: (type: ObjectIdentifier, queue: AnyObject)?
+    @usableFromInline var lastQueue: (type: ObjectIdentifier, queue: AnyObject)?
 
-    private func queue<M: Model>(for type: M.Type) -> ChangeQueue<M> {
+    // Queueing is `@inlinable` (see `ChangeQueue`): it specializes for the caller's model types.
+    @inlinable func queue<M: Model>(for type: M.Type) -> ChangeQueue<M> {
         if let lastQueue, lastQueue.type == ObjectIdentifier(M.self) {
             return unsafeDowncast(lastQueue.queue, to: ChangeQueue<M>.self)
         }
+        return makeQueue(for: M.self) { model, key in
+            if model.id.isUnset, let id = M.ID.generated(rowID: key) { model.id = id }
+        }
+    }
+
+    /// The queue of a model type other than the last one used, created on first use.
+    @usableFromInline func makeQueue<M: Model>(
+        for type: M.Type, setGeneratedKey: @escaping (inout M, Int64) -> Void
+    ) -> ChangeQueue<M> {
         let queue: ChangeQueue<M>
         if let known = queueByType[ObjectIdentifier(M.self)] as? ChangeQueue<M> {
             queue = known
         } else {
-            queue = ChangeQueue<M>()
+            queue = ChangeQueue<M>(setGeneratedKey: setGeneratedKey)
             queueByType[ObjectIdentifier(M.self)] = queue
             queues.append(queue)
         }
@@ -65,9 +75,13 @@ public final class UnitOfWork {
     }
 
     /// `true` when `queue` is this unit of work's current queue for its model type.
-    private func owns<M: Model>(_ queue: ChangeQueue<M>) -> Bool {
+    @inlinable func owns<M: Model>(_ queue: ChangeQueue<M>) -> Bool {
         if let lastQueue, lastQueue.queue === queue { return true }
-        return queue === queueByType[ObjectIdentifier(M.self)]
+        return isCurrentQueue(queue, of: ObjectIdentifier(M.self))
+    }
+
+    @usableFromInline func isCurrentQueue(_ queue: AnyObject, of type: ObjectIdentifier) -> Bool {
+        queue === queueByType[type]
     }
 
     private func identityMap<M: Model>(for type: M.Type) -> IdentityMap<M> {
@@ -77,7 +91,7 @@ public final class UnitOfWork {
         return map
     }
 
-    private func enqueue<M: Model>(_ model: M, _ kind: ChangeKind) -> Inserted<M> {
+    @inlinable func enqueue<M: Model>(_ model: M, _ kind: ChangeKind) -> Inserted<M> {
         let queue = queue(for: M.self)
         let row = queue.append(model, kind: kind, position: nextPosition)
         nextPosition += 1
@@ -88,7 +102,7 @@ public final class UnitOfWork {
 
     /// Queues an insert. Returns the handle that children link to and that holds the inserted
     /// value after the commit.
-    @discardableResult
+    @inlinable @discardableResult
     public func insert<M: Model>(_ model: M) -> Inserted<M> {
         enqueue(model, .insert)
     }
@@ -101,7 +115,7 @@ public final class UnitOfWork {
     /// let author = uow.insert(Author(name: "Le Guin"))
     /// uow.insert(Book(title: "Lavinia"), linking: \.authorID, to: author)
     /// ```
-    @discardableResult
+    @inlinable @discardableResult
     public func insert<M: Model, P: Model, V: IntegerKeyValue>(
         _ model: M, linking keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
     ) -> Inserted<M> {
@@ -111,7 +125,7 @@ public final class UnitOfWork {
     }
 
     /// Queues an insert with two linked foreign keys (e.g. an order line's order and book).
-    @discardableResult
+    @inlinable @discardableResult
     public func insert<M: Model, P1: Model, V1: IntegerKeyValue, P2: Model, V2: IntegerKeyValue>(
         _ model: M, linking keyPath1: WritableKeyPath<M, V1>, to parent1: Inserted<P1>,
         _ keyPath2: WritableKeyPath<M, V2>, to parent2: Inserted<P2>
@@ -133,7 +147,7 @@ public final class UnitOfWork {
     /// // INSERT INTO "users" … (favorite_post_id NULL); INSERT INTO "posts" …;
     /// // UPDATE "users" SET "favorite_post_id" = ? WHERE "id" = ?
     /// ```
-    public func link<M: Model, P: Model, V: IntegerKeyValue>(
+    @inlinable public func link<M: Model, P: Model, V: IntegerKeyValue>(
         _ child: Inserted<M>, _ keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
     ) {
         precondition(
@@ -146,8 +160,7 @@ public final class UnitOfWork {
             queue.linkSpecs[spec].set(&queue.models[child.row], key)
             return
         }
-        queue.links.append(
-            QueuedLink(row: child.row, spec: spec, parent: ParentRow(queue: parent.queue, row: parent.row)))
+        queue.addLink(row: child.row, spec: spec, to: parent.queue, parentRow: parent.row)
     }
 
     /// Queues an update. For a row loaded through this unit of work, only the columns that differ

@@ -90,8 +90,8 @@ final class ModelDecoder: Decoder {
         }
     }
 
-    /// Saves the plan on the statement for its next use and releases the cached container (which
-    /// holds this decoder); call when done with the statement.
+    /// Saves the plan on the statement for its next use and releases the cached container; call
+    /// when done with the statement.
     func finish() {
         state.pointee.plan.table = state.pointee.table
         state.pointee.cachedBox = nil
@@ -151,9 +151,9 @@ final class ModelDecoder: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         // `KeyedDecodingContainer(…)` allocates a type-erasing box on every call: once per row. The
-        // container holds nothing but this decoder, so one box serves every row of the statement.
-        // The box is kept as the container's only stored property (a class reference, checked by
-        // size); `finish()` releases it, breaking the box → container → decoder cycle.
+        // container holds nothing but this decoder's state, so one box serves every row of the
+        // statement. The box is kept as the container's only stored property (a class reference,
+        // checked by size); the container holds the decoder `unowned(unsafe)`, so there is no cycle.
         if state.pointee.cachedKeyType == ObjectIdentifier(Key.self), let box = state.pointee.cachedBox {
             return unsafeBitCast(box, to: KeyedDecodingContainer<Key>.self)
         }

@@ -16,8 +16,10 @@ public final class Connection {
     public let path: String
     private var cache: StatementCache
     let logger: Logger?
-    /// Set by a cancelled job; checked before each statement starts (see `Statement.step`).
-    private let interruptFlag = Atomic<Bool>(false)
+    /// Set by a cancelled job; checked before each statement starts (see `Statement.step`). Shared
+    /// with the connection's statements, which hold it strongly: reaching it through their
+    /// `unowned` connection would cost a checked retain on every step.
+    let interruption = InterruptFlag()
     /// Per-connection memo of table metadata (see `SchemaCache`).
     var schemaCache = SchemaCache()
     private let trace: (@Sendable (TraceEvent) -> Void)?
@@ -179,7 +181,7 @@ public final class Connection {
                 next = tail
                 guard let stmt else { continue }  // whitespace or a comment
                 defer { sqlite3_finalize(stmt) }
-                if interruptFlag.load(ordering: .relaxed) {
+                if interruption.isSet {
                     throw DatabaseError(resultCode: SQLITE_INTERRUPT, message: "interrupted: the task was cancelled")
                 }
                 var stepCode = sqlite3_step(stmt)
@@ -231,16 +233,22 @@ public final class Connection {
 
     // MARK: Interruption (cancellation)
 
-    var isInterrupted: Bool { interruptFlag.load(ordering: .relaxed) }
-
     /// Called from another thread by a cancelled job: stops the running statement and every later one.
     func interrupt() {
-        interruptFlag.store(true, ordering: .relaxed)
+        interruption.set(true)
         sqlite3_interrupt(handle)
     }
 
     /// Called on the connection's own thread between jobs.
     func clearInterrupt() {
-        interruptFlag.store(false, ordering: .relaxed)
+        interruption.set(false)
     }
+}
+
+/// Whether a connection's job was cancelled: written from the cancelling thread, read by the
+/// connection's thread before each statement starts.
+final class InterruptFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set(_ value: Bool) { flag.store(value, ordering: .relaxed) }
 }

@@ -14,6 +14,8 @@ public final class Statement {
     /// The SQL text the statement was prepared from.
     public let sql: String
     unowned let connection: Connection
+    /// The connection's cancellation flag, checked on every step.
+    let interruption: InterruptFlag
     /// Result column names, read once per preparation of the statement.
     public var columnNames: [String] {
         if let names = columnNamesStorage { return names }
@@ -63,6 +65,7 @@ public final class Statement {
         self.handle = stmt
         self.sql = sql
         self.connection = connection
+        self.interruption = connection.interruption
         self.hasTrailingSQL = trailing
     }
 
@@ -77,19 +80,19 @@ public final class Statement {
 
     /// Binds `value` to parameter `index` (1-based).
     public func bind(_ value: DatabaseValue, at index: Int32) throws {
-        let code: Int32
-        switch value {
-        case .null: code = sqlite3_bind_null(handle, index)
-        case .integer(let v): code = sqlite3_bind_int64(handle, index, v)
-        case .real(let v): code = sqlite3_bind_double(handle, index, v)
-        case .text(let v): code = bindText(v, at: index)
-        case .blob(let v): code = bindBlob(v, at: index)
-        }
+        let code = Statement.bind(value, at: index, handle)
         guard code == SQLITE_OK else { throw DatabaseError(connection: connection.handle, code: code, sql: sql) }
     }
 
-    @inline(__always) func bindText(_ text: String, at index: Int32) -> Int32 {
-        Statement.bindText(text, at: index, handle)
+    /// Binds `value` to parameter `index` of statement `handle`; returns SQLite's result code.
+    @inline(__always) static func bind(_ value: DatabaseValue, at index: Int32, _ handle: OpaquePointer) -> Int32 {
+        switch value {
+        case .null: sqlite3_bind_null(handle, index)
+        case .integer(let v): sqlite3_bind_int64(handle, index, v)
+        case .real(let v): sqlite3_bind_double(handle, index, v)
+        case .text(let v): bindText(v, at: index, handle)
+        case .blob(let v): bindBlob(v, at: index, handle)
+        }
     }
 
     @inline(__always) static func bindText(_ text: String, at index: Int32, _ handle: OpaquePointer) -> Int32 {
@@ -104,7 +107,7 @@ public final class Statement {
         }
     }
 
-    @inline(__always) func bindBlob(_ data: Data, at index: Int32) -> Int32 {
+    @inline(__always) static func bindBlob(_ data: Data, at index: Int32, _ handle: OpaquePointer) -> Int32 {
         data.withUnsafeBytes { buffer in
             // A zero-length blob with a NULL pointer would bind NULL; zeroblob(0) keeps it a BLOB.
             guard let base = buffer.baseAddress, buffer.count > 0 else {
@@ -141,8 +144,7 @@ public final class Statement {
     /// Steps once. Returns `true` when a row is available, `false` when the statement is done.
     @discardableResult
     public func step() throws -> Bool {
-        // Busy first: a statement already returning rows never looks at its (unowned) connection.
-        if sqlite3_stmt_busy(handle) == 0, connection.isInterrupted {
+        if interruption.isSet, sqlite3_stmt_busy(handle) == 0 {
             throw DatabaseError(resultCode: SQLITE_INTERRUPT, message: "interrupted: the task was cancelled", sql: sql)
         }
         switch sqlite3_step(handle) {

@@ -40,8 +40,7 @@ final class ModelDecoder: Decoder {
         var cursor = 0
         var plan: DecodingPlan
         var table: PlanTable
-        var cachedBox: AnyObject?
-        var cachedKeyType: ObjectIdentifier?
+        var boxes = ContainerBoxCache()
         var json: JSONDecoder?
     }
     fileprivate let state: UnsafeMutablePointer<State>
@@ -94,8 +93,7 @@ final class ModelDecoder: Decoder {
     /// when done with the statement.
     func finish() {
         state.pointee.plan.table = state.pointee.table
-        state.pointee.cachedBox = nil
-        state.pointee.cachedKeyType = nil
+        state.pointee.boxes = ContainerBoxCache()
     }
 
     /// The result column of a key, or -1 when the row has none.
@@ -150,19 +148,9 @@ final class ModelDecoder: Decoder {
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        // `KeyedDecodingContainer(…)` allocates a type-erasing box on every call: once per row. The
-        // container holds nothing but this decoder's state, so one box serves every row of the
-        // statement. The box is kept as the container's only stored property (a class reference,
-        // checked by size); the container holds the decoder `unowned(unsafe)`, so there is no cycle.
-        if state.pointee.cachedKeyType == ObjectIdentifier(Key.self), let box = state.pointee.cachedBox {
-            return unsafeBitCast(box, to: KeyedDecodingContainer<Key>.self)
+        state.pointee.boxes.container(for: Key.self) {
+            KeyedDecodingContainer(RowDecodingContainer<Key>(decoder: self))
         }
-        let container = KeyedDecodingContainer(RowDecodingContainer<Key>(decoder: self))
-        if MemoryLayout<KeyedDecodingContainer<Key>>.size == MemoryLayout<AnyObject>.size {
-            state.pointee.cachedBox = unsafeBitCast(container, to: AnyObject.self)
-            state.pointee.cachedKeyType = ObjectIdentifier(Key.self)
-        }
-        return container
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {

@@ -78,8 +78,7 @@ final class RowEncoder: Encoder {
         var handle: OpaquePointer?
         /// Set when a value bound straight into `target` has a key the statement has no parameter for.
         var missedKey: String?
-        var cachedBox: AnyObject?
-        var cachedKeyType: ObjectIdentifier?
+        var boxes = ContainerBoxCache()
         var json: JSONEncoder?
     }
     fileprivate let state: UnsafeMutablePointer<State>
@@ -165,51 +164,13 @@ final class RowEncoder: Encoder {
         return known + state.pointee.newKeys.count - 1
     }
 
-    /// Where the value of `key` goes: a statement parameter, a slot of `values`, or nowhere (the
-    /// bound statement has no parameter for it: noted in `missedKey`).
-    fileprivate enum Destination {
-        case parameter(OpaquePointer, Int32)
-        case value(Int)
-        case missed
-    }
-
-    @inline(__always) fileprivate static func destination(
-        _ state: UnsafeMutablePointer<State>, _ slot: Int, _ key: String
-    ) -> Destination {
-        guard let handle = state.pointee.handle else { return .value(slot) }
-        guard slot < state.pointee.snapshot.keys.count else {
-            state.pointee.missedKey = key
-            return .missed
-        }
-        return .parameter(handle, Int32(slot + 1))
-    }
-
     fileprivate func bindFailed(_ code: Int32) -> DatabaseError {
         let statement = state.pointee.target!
         return DatabaseError(connection: statement.connection.handle, code: code, sql: statement.sql)
     }
 
-    func put(_ value: DatabaseValue, key: String) throws {
-        let slot = RowEncoder.expectedSlot(state, key) ?? slowSlot(for: key)
-        switch RowEncoder.destination(state, slot, key) {
-        case .parameter(_, let index): try state.pointee.target!.bind(value, at: index)
-        case .value(let slot): state.pointee.values[slot] = value
-        case .missed: break
-        }
-    }
-
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        // One type-erasing box serves every row (see `ModelDecoder.container`): the container holds
-        // the encoder unowned, so the encoder owning the box makes no cycle.
-        if state.pointee.cachedKeyType == ObjectIdentifier(Key.self), let box = state.pointee.cachedBox {
-            return unsafeBitCast(box, to: KeyedEncodingContainer<Key>.self)
-        }
-        let container = KeyedEncodingContainer(RowContainer<Key>(encoder: self))
-        if MemoryLayout<KeyedEncodingContainer<Key>>.size == MemoryLayout<AnyObject>.size {
-            state.pointee.cachedBox = unsafeBitCast(container, to: AnyObject.self)
-            state.pointee.cachedKeyType = ObjectIdentifier(Key.self)
-        }
-        return container
+        state.pointee.boxes.container(for: Key.self) { KeyedEncodingContainer(RowContainer<Key>(encoder: self)) }
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -328,50 +289,23 @@ private struct RowContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         state = encoder.state
     }
 
-    @inline(__always) private func destination(_ key: Key) -> RowEncoder.Destination {
+    /// Stores the value of `key`: bound to its parameter when encoding into a statement, else put
+    /// in its slot of `values`. Inlined at each call, so a literal `.integer(…)` binds with
+    /// `sqlite3_bind_int64` directly.
+    @inline(__always) private func put(_ value: DatabaseValue, _ key: Key) throws {
         let name = key.stringValue
         let slot = RowEncoder.expectedSlot(state, name) ?? encoder.slowSlot(for: name)
-        return RowEncoder.destination(state, slot, name)
-    }
-
-    @inline(__always) private func putInteger(_ value: Int64, _ key: Key) throws {
-        switch destination(key) {
-        case .parameter(let handle, let index):
-            let code = sqlite3_bind_int64(handle, index, value)
-            if code != SQLITE_OK { throw encoder.bindFailed(code) }
-        case .value(let slot): state.pointee.values[slot] = .integer(value)
-        case .missed: break
+        guard let handle = state.pointee.handle else {
+            state.pointee.values[slot] = value
+            return
         }
-    }
-
-    @inline(__always) private func putReal(_ value: Double, _ key: Key) throws {
-        switch destination(key) {
-        case .parameter(let handle, let index):
-            let code = sqlite3_bind_double(handle, index, value)
-            if code != SQLITE_OK { throw encoder.bindFailed(code) }
-        case .value(let slot): state.pointee.values[slot] = .real(value)
-        case .missed: break
+        guard slot < state.pointee.snapshot.keys.count else {
+            // The statement has no parameter for a key earlier rows did not encode: `end` says so.
+            state.pointee.missedKey = name
+            return
         }
-    }
-
-    @inline(__always) private func putText(_ value: String, _ key: Key) throws {
-        switch destination(key) {
-        case .parameter(let handle, let index):
-            let code = Statement.bindText(value, at: index, handle)
-            if code != SQLITE_OK { throw encoder.bindFailed(code) }
-        case .value(let slot): state.pointee.values[slot] = .text(value)
-        case .missed: break
-        }
-    }
-
-    @inline(__always) private func putNull(_ key: Key) throws {
-        switch destination(key) {
-        case .parameter(let handle, let index):
-            let code = sqlite3_bind_null(handle, index)
-            if code != SQLITE_OK { throw encoder.bindFailed(code) }
-        case .value(let slot): state.pointee.values[slot] = .null
-        case .missed: break
-        }
+        let code = Statement.bind(value, at: Int32(slot + 1), handle)
+        if code != SQLITE_OK { throw encoder.bindFailed(code) }
     }
 
     private func outOfRange<T>(_ value: T, _ key: Key) -> MappingError {
@@ -381,11 +315,11 @@ private struct RowContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
                 + "column \(encoder.columnName(key.stringValue))")
     }
 
-    mutating func encodeNil(forKey key: Key) throws { try putNull(key) }
+    mutating func encodeNil(forKey key: Key) throws { try put(.null, key) }
     mutating func encode(_ value: Bool, forKey key: Key) throws {
-        try putInteger(value ? 1 : 0, key)
+        try put(.integer(value ? 1 : 0), key)
     }
-    mutating func encode(_ value: String, forKey key: Key) throws { try putText(value, key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { try put(.text(value), key) }
     mutating func encode(_ value: Double, forKey key: Key) throws {
         if value.isNaN {
             throw MappingError(
@@ -393,38 +327,37 @@ private struct RowContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
                 message:
                     "\(encoder.modelName).\(key.stringValue) is NaN, which SQLite cannot store (it would become NULL)")
         }
-        try putReal(value, key)
+        try put(.real(value), key)
     }
     mutating func encode(_ value: Float, forKey key: Key) throws { try encode(Double(value), forKey: key) }
-    mutating func encode(_ value: Int, forKey key: Key) throws { try putInteger(Int64(value), key) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { try putInteger(Int64(value), key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try put(.integer(Int64(value)), key) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { try put(.integer(Int64(value)), key) }
     mutating func encode(_ value: Int16, forKey key: Key) throws {
-        try putInteger(Int64(value), key)
+        try put(.integer(Int64(value)), key)
     }
     mutating func encode(_ value: Int32, forKey key: Key) throws {
-        try putInteger(Int64(value), key)
+        try put(.integer(Int64(value)), key)
     }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { try putInteger(value, key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try put(.integer(value), key) }
     mutating func encode(_ value: UInt, forKey key: Key) throws {
         guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
-        try putInteger(v, key)
+        try put(.integer(v), key)
     }
     mutating func encode(_ value: UInt8, forKey key: Key) throws {
-        try putInteger(Int64(value), key)
+        try put(.integer(Int64(value)), key)
     }
     mutating func encode(_ value: UInt16, forKey key: Key) throws {
-        try putInteger(Int64(value), key)
+        try put(.integer(Int64(value)), key)
     }
     mutating func encode(_ value: UInt32, forKey key: Key) throws {
-        try putInteger(Int64(value), key)
+        try put(.integer(Int64(value)), key)
     }
     mutating func encode(_ value: UInt64, forKey key: Key) throws {
         guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
-        try putInteger(v, key)
+        try put(.integer(v), key)
     }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        let name = key.stringValue
-        try encoder.put(try encoder.databaseValue(value, key: name), key: name)
+        try put(try encoder.databaseValue(value, key: key.stringValue), key)
     }
 
     // Synthesized `encode(to:)` calls `encodeIfPresent` for optionals, whose default skips `nil`

@@ -154,7 +154,7 @@ extension Model {
     }
 
     /// The key as bound in SQL, encoded with the model's strategies (UUID as text or blob).
-    static func encodeKey(_ id: ID) throws -> DatabaseValue {
+    @usableFromInline static func encodeKey(_ id: ID) throws -> DatabaseValue {
         if let value = id.keyValue(mappingOptions) { return value }
         return try ValueEncoding.databaseValue(
             id, options: mappingOptions, json: JSONEncoder(),

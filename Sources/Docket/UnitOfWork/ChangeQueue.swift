@@ -81,13 +81,10 @@ struct QueuedLink {
     @usableFromInline private(set) var isCommitted = false
     @usableFromInline var liveCount = 0
 
-    /// Sets a generated key into a model whose key is unset. Built by the `@inlinable` caller that
-    /// creates the queue, so it is specialized for `M`: generic code would look up `M.ID`'s metadata
-    /// and call witnesses for every inserted row.
-    let setGeneratedKey: (inout M, Int64) -> Void
+    let keys: KeyAccess<M>
 
-    @usableFromInline init(setGeneratedKey: @escaping (inout M, Int64) -> Void) {
-        self.setGeneratedKey = setGeneratedKey
+    @usableFromInline init(keys: KeyAccess<M>) {
+        self.keys = keys
     }
 
     var modelName: String { typeName(M.self) }
@@ -115,11 +112,7 @@ struct QueuedLink {
         return linkSpecs.count - 1
     }
 
-    @usableFromInline func integerKey(row: Int) -> Int64? {
-        let id = models[row].id
-        if id.isUnset { return nil }
-        return (try? M.encodeKey(id))?.integerValue
-    }
+    @usableFromInline func integerKey(row: Int) -> Int64? { keys.integerKey(models[row]) }
 
     func position(row: Int) -> Int32 { positions[row] }
 
@@ -210,20 +203,22 @@ struct QueuedLink {
         return ModelBatch<M>(
             models: models, kinds: kinds, indexes: positions.map { dense[Int($0)] }, links: resolvedLinks,
             linkKeys: linkKeys, snapshots: snapshots, encodedUpdates: encodedUpdates, upserts: upserts,
-            versionKey: versionKey)
+            versionKey: versionKey, keyAccess: keys)
     }
 
     func apply(_ result: FlushResult, dense: [Int32], identity: AnyObject?) {
         let map = identity as? IdentityMap<M>
         sortLinks()
         var linkIndex = 0
-        let (kinds, positions, links, linkSpecs) = (self.kinds, self.positions, self.links, self.linkSpecs)
+        let (kinds, positions, links, linkSpecs, keys) = (
+            self.kinds, self.positions, self.links, self.linkSpecs, self.keys
+        )
         // Keys first, in one pass over the models' storage (no access check or uniqueness check per row).
         models.withUnsafeMutableBufferPointer { models in
             for row in models.indices where kinds[row] == .insert || kinds[row] == .upsert {
                 let index = Int(dense[Int(positions[row])])
                 guard index >= 0 else { continue }
-                if case let key = result.keys[index], key != FlushResult.none { setGeneratedKey(&models[row], key) }
+                if let key = result.key(index) { keys.setGenerated(&models[row], key) }
                 while linkIndex < links.count, links[linkIndex].row < row { linkIndex += 1 }
                 while linkIndex < links.count, links[linkIndex].row == row {
                     let link = links[linkIndex]
@@ -235,12 +230,10 @@ struct QueuedLink {
                 }
             }
         }
-        for row in models.indices {
+        for row in models.indices where kinds[row] == .update || kinds[row] == .delete {
             let index = Int(dense[Int(positions[row])])
             guard index >= 0 else { continue }
             switch kinds[row] {
-            case .insert, .upsert:
-                break
             case .update:
                 if let version = M.version, let newVersion = result.versions[index] {
                     models[row][keyPath: version] = newVersion
@@ -250,7 +243,7 @@ struct QueuedLink {
                 }
             case .delete:
                 if let map, let key = try? M.encodeKey(models[row].id) { map.remove(key) }
-            case .dropped:
+            default:
                 break
             }
         }

@@ -38,6 +38,7 @@ struct ModelBatch<M: Model>: FlushBatch {
     let encodedUpdates: [Int: EncodedUpdate]
     let upserts: [Int: UpsertSpec]
     let versionKey: String?
+    let keyAccess: KeyAccess<M>
 
     var table: String { M.tableName }
 
@@ -154,10 +155,10 @@ struct ModelBatch<M: Model>: FlushBatch {
                 throw FlushExecutor.explained(error, change: change, on: db)
             }
             let index = Int(indexes[row])
-            if generates && models[row].id.isUnset {
+            if let key = keyAccess.integerKey(models[row]) {
+                result.keys[index] = key
+            } else if generates {
                 result.keys[index] = db.lastInsertRowID
-            } else if let key = try? M.encodeKey(models[row].id), case .integer(let n) = key {
-                result.keys[index] = n
             }
         }
     }

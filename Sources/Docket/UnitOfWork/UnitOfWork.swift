@@ -53,20 +53,16 @@ public final class UnitOfWork {
         if let lastQueue, lastQueue.type == ObjectIdentifier(M.self) {
             return unsafeDowncast(lastQueue.queue, to: ChangeQueue<M>.self)
         }
-        return makeQueue(for: M.self) { model, key in
-            if model.id.isUnset, let id = M.ID.generated(rowID: key) { model.id = id }
-        }
+        return makeQueue(keys: KeyAccess<M>())
     }
 
     /// The queue of a model type other than the last one used, created on first use.
-    @usableFromInline func makeQueue<M: Model>(
-        for type: M.Type, setGeneratedKey: @escaping (inout M, Int64) -> Void
-    ) -> ChangeQueue<M> {
+    @usableFromInline func makeQueue<M: Model>(keys: KeyAccess<M>) -> ChangeQueue<M> {
         let queue: ChangeQueue<M>
         if let known = queueByType[ObjectIdentifier(M.self)] as? ChangeQueue<M> {
             queue = known
         } else {
-            queue = ChangeQueue<M>(setGeneratedKey: setGeneratedKey)
+            queue = ChangeQueue<M>(keys: keys)
             queueByType[ObjectIdentifier(M.self)] = queue
             queues.append(queue)
         }

@@ -34,8 +34,14 @@ protocol AnyChangeQueue: AnyObject {
     func checkpoint() -> () -> Void
     /// Rows whose queued update changes nothing (compared with the row as loaded).
     func noopUpdates(identity: AnyObject?) throws -> Set<Int>
-    /// Positions of the live rows.
-    func livePositions() -> [Int32]
+    /// Marks the positions of the live rows not in `skipped` with ``ChangeQueueMark/live`` in
+    /// `dense`; returns how many it marked.
+    func markLive(in dense: inout [Int32], skipping skipped: Set<Int>) -> Int
+}
+
+enum ChangeQueueMark {
+    /// A position to be numbered by `prepareCommit`.
+    static let live: Int32 = -2
 }
 
 /// A link from a queued child row to the row whose generated key fills one of its columns.
@@ -121,11 +127,13 @@ struct QueuedLink {
         links.append(QueuedLink(row: row, spec: spec, parent: ParentRow(queue: parent, row: parentRow)))
     }
 
-    func livePositions() -> [Int32] {
-        var live: [Int32] = []
-        live.reserveCapacity(liveCount)
-        for row in kinds.indices where kinds[row] != .dropped { live.append(positions[row]) }
-        return live
+    func markLive(in dense: inout [Int32], skipping skipped: Set<Int>) -> Int {
+        var marked = 0
+        for row in kinds.indices where kinds[row] != .dropped && (skipped.isEmpty || !skipped.contains(row)) {
+            dense[Int(positions[row])] = ChangeQueueMark.live
+            marked += 1
+        }
+        return marked
     }
 
     /// Links are walked in row order; `link(_:_:to:)` may add one for an earlier row.

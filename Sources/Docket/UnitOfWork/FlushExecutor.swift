@@ -118,18 +118,16 @@ enum FlushExecutor {
                     try execute(statement, change, db)
                     if change.generatesKey { result.keys[row] = db.lastInsertRowID }
                 }
-            case .update(let table, let columns, let row):
+            case .update(let table, let columns, let slots, let row):
                 let change = plan.changes[row]
                 let versionColumn = change.versionSlot.map { change.columns[$0] }
-                let key = plan.changes[row].columns[change.keySlot]
+                let key = change.columns[change.keySlot]
                 let sql = cached(&sqlCache, .update(table, columns, key, versionColumn)) {
                     SQL.update(table, set: columns, key: key, version: versionColumn)
                 }
                 let statement = try db.cachedStatement(sql)
                 var index: Int32 = 1
-                // The step's columns are the names of these slots (the planner made them from the same
-                // function): bind by slot rather than searching each name again.
-                for slot in FlushPlanner.changedSlots(change) {
+                for slot in slots {
                     try statement.bind(linkedValue(change, slot: slot, plan: plan, result: result), at: index)
                     index += 1
                 }

@@ -10,11 +10,11 @@
 public struct FlushPlan: Sendable, CustomStringConvertible {
     /// One statement shape run for one or more rows, in order.
     public enum Step: Sendable, Hashable {
-        /// Rows inserted with one cached statement. `nulledSlots` are inserted as NULL and set by
-        /// a later `.postUpdate` (a broken cycle).
+        /// Rows inserted with one cached statement. Slots in `postUpdatedSlots` are inserted as NULL
+        /// and set by a later `.postUpdate` (a broken cycle).
         case insert(table: String, columns: [String], rows: [Int])
-        /// One row's changed columns.
-        case update(table: String, columns: [String], row: Int)
+        /// One row's changed columns, and the slots of the row's values they are bound from.
+        case update(table: String, columns: [String], slots: [Int], row: Int)
         /// Rows deleted by primary key.
         case delete(table: String, rows: [Int])
         /// INSERT … ON CONFLICT for one row.
@@ -46,7 +46,7 @@ public struct FlushPlan: Sendable, CustomStringConvertible {
                 let head =
                     "INSERT INTO \(quoteIdentifier(table)) (\(columns.map(quoteIdentifier).joined(separator: ", ")))"
                 for row in rows { lines.append("\(head) — \(describe(row))") }
-            case .update(let table, let columns, let row):
+            case .update(let table, let columns, _, let row):
                 lines.append(
                     "UPDATE \(quoteIdentifier(table)) SET \(columns.map(quoteIdentifier).joined(separator: ", ")) — \(describe(row))"
                 )

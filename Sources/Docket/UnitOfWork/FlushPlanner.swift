@@ -23,13 +23,13 @@ public enum FlushPlanner {
 
         // Drop updates with no net change: no SQL at all.
         var active = [Bool](repeating: true, count: changes.count)
-        var updatedColumns: [Int: [String]] = [:]
+        var updatedSlots: [Int: [Int]] = [:]
         for change in changes where change.kind == .update {
             let changed = changedSlots(change)
             if changed.isEmpty {
                 active[change.index] = false
             } else {
-                updatedColumns[change.index] = changed.map { change.columns[$0] }
+                updatedSlots[change.index] = changed
             }
         }
 
@@ -134,14 +134,14 @@ public enum FlushPlanner {
         }
 
         var plan = FlushPlan(
-            changes: changes, steps: batch(order, changes, updatedColumns) + postUpdates, postUpdatedSlots: postUpdated)
+            changes: changes, steps: batch(order, changes, updatedSlots) + postUpdates, postUpdatedSlots: postUpdated)
         plan.defersForeignKeys = defers
         return plan
     }
 
     /// Slots whose value differs from the snapshot, excluding the key and the version. Without a
     /// snapshot (a model not loaded in this unit of work), every column but the key is written.
-    static func changedSlots(_ change: RowChange) -> [Int] {
+    private static func changedSlots(_ change: RowChange) -> [Int] {
         change.columns.indices.filter { slot in
             guard slot != change.keySlot, slot != change.versionSlot else { return false }
             guard let snapshot = change.snapshot else { return true }
@@ -154,7 +154,7 @@ public enum FlushPlanner {
     /// The rows of the open insert or delete group are gathered in a local array and stored into
     /// the step once the group closes: appending to an array bound out of `steps.last` would copy
     /// the whole group on every row (copy-on-write), O(n²) for a commit of n rows of one shape.
-    private static func batch(_ order: [Int], _ changes: [RowChange], _ updated: [Int: [String]]) -> [FlushPlan.Step] {
+    private static func batch(_ order: [Int], _ changes: [RowChange], _ updated: [Int: [Int]]) -> [FlushPlan.Step] {
         var steps: [FlushPlan.Step] = []
         var group: (kind: RowChange.Kind, table: String, columns: [String], rows: [Int])?
         func closeGroup() {
@@ -185,7 +185,9 @@ public enum FlushPlanner {
                 }
             case .update:
                 closeGroup()
-                steps.append(.update(table: change.table, columns: updated[i] ?? [], row: i))
+                let slots = updated[i] ?? []
+                steps.append(
+                    .update(table: change.table, columns: slots.map { change.columns[$0] }, slots: slots, row: i))
             case .upsert:
                 closeGroup()
                 steps.append(.upsert(table: change.table, columns: change.columns, row: i))

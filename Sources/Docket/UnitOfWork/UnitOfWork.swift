@@ -369,28 +369,26 @@ public final class UnitOfWork {
     /// is queued, there is no write job at all.
     private func prepareCommit() throws -> PreparedCommit? {
         var noops: [Set<Int>] = []
+        // Dense change index by queue position: the live rows, numbered in queue order; -1 for rows
+        // dropped or left out. Positions are marked first, then numbered in one pass (no sort).
         var dense = [Int32](repeating: -1, count: Int(nextPosition))
-        var live: [Int32] = []
+        var marked = 0
+        var anyLive = false
         for queue in queues {
             let skipped = try queue.noopUpdates(identity: identityMaps[queue.modelTypeID])
             noops.append(skipped)
-            live += queue.livePositions()
+            anyLive = anyLive || queue.liveCount > 0
+            marked += queue.markLive(in: &dense, skipping: skipped)
         }
-        let skippedCount = noops.reduce(0) { $0 + $1.count }
-        guard live.count > skippedCount else {
-            if !live.isEmpty { clearQueue() }
+        guard marked > 0 else {
+            if anyLive { clearQueue() }
             return nil
         }
-        live.sort()
         var count: Int32 = 0
-        for (queue, skipped) in zip(queues, noops) {
-            for row in skipped { dense[Int(queue.position(row: row))] = -2 }
-        }
-        for position in live where dense[Int(position)] != -2 {
-            dense[Int(position)] = count
+        for i in dense.indices where dense[i] == ChangeQueueMark.live {
+            dense[i] = count
             count += 1
         }
-        for i in dense.indices where dense[i] == -2 { dense[i] = -1 }
         var batches: [any FlushBatch] = []
         for (queue, skipped) in zip(queues, noops) where queue.liveCount > skipped.count {
             batches.append(

@@ -37,10 +37,29 @@ final class IdentityMap<M: Model> {
         loaded.append(model)
     }
 
-    /// Registers rows loaded together, given their integer keys: what `insert` does for each, and
-    /// returns what `current` then gives for each. Into an empty map (the usual first load) the
-    /// rows are taken as one array, without copying a model at a time.
-    func register(_ models: [M], keys: [Int64], refresh: Bool) -> [M] {
+    /// Registers a loaded row: returns the identity-map value when the row is known already
+    /// (unless `refresh`, which replaces it), else remembers and returns `model`.
+    func register(_ model: M, key: DatabaseValue, refresh: Bool) -> M {
+        if !refresh, let existing = current(key) { return existing }
+        insert(model, key: key, replace: refresh)
+        return model
+    }
+
+    /// Registers rows loaded together, each under `key(i)` (`nil`: a row with no key, left out),
+    /// and returns what `register` gives for each.
+    func register(_ models: [M], refresh: Bool, key: (Int) throws -> DatabaseValue?) rethrows -> [M] {
+        reserveCapacity(models.count)
+        var result = models
+        for i in models.indices {
+            if let key = try key(i) { result[i] = register(models[i], key: key, refresh: refresh) }
+        }
+        return result
+    }
+
+    /// ``register(_:refresh:key:)`` for rows whose integer keys were read while loading them. Into
+    /// an empty map (the usual first load) the rows are taken as one array, without copying a
+    /// model at a time.
+    func register(_ models: [M], integerKeys keys: [Int64], refresh: Bool) -> [M] {
         precondition(models.count == keys.count)
         if loaded.isEmpty, integerSlots.isEmpty, otherSlots.isEmpty {
             integerSlots.reserveCapacity(keys.count)
@@ -55,22 +74,7 @@ final class IdentityMap<M: Model> {
             }
             integerSlots.removeAll(keepingCapacity: true)
         }
-        var result = models
-        loaded.reserveCapacity(loaded.count + models.count)
-        for (i, key) in keys.enumerated() {
-            if let slot = integerSlots[key] {
-                if refresh {
-                    loaded[slot] = models[i]
-                    updated.removeValue(forKey: slot)
-                } else {
-                    result[i] = updated[slot] ?? loaded[slot]
-                }
-            } else {
-                integerSlots[key] = loaded.count
-                loaded.append(models[i])
-            }
-        }
-        return result
+        return register(models, refresh: refresh) { .integer(keys[$0]) }
     }
 
     func reserveCapacity(_ extra: Int) {

@@ -266,7 +266,7 @@ public final class UnitOfWork {
         let map = identityMap(for: M.self)
         if !refresh, let current = map.current(key) { return current }
         guard let loaded = try await database.read({ try M.find(id, in: $0) }) else { return nil }
-        return register(loaded, key: key, in: map, refresh: refresh)
+        return map.register(loaded, key: key, refresh: refresh)
     }
 
     /// The blocking form of ``find(_:id:refresh:)-(M.Type,_,_)``, for thread-based code.
@@ -275,7 +275,7 @@ public final class UnitOfWork {
         let map = identityMap(for: M.self)
         if !refresh, let current = map.current(key) { return current }
         guard let loaded = try database.read({ try M.find(id, in: $0) }) else { return nil }
-        return register(loaded, key: key, in: map, refresh: refresh)
+        return map.register(loaded, key: key, refresh: refresh)
     }
 
     /// The rows of a query, each through the identity map: a row already loaded comes back as the
@@ -294,24 +294,10 @@ public final class UnitOfWork {
     /// Registers loaded rows; `keys`, when given, are their integer keys as read from the key column.
     private func registerAll<M: Model>(_ models: [M], keys: [Int64]?, refresh: Bool) throws -> [M] {
         let map = identityMap(for: M.self)
-        if let keys { return map.register(models, keys: keys, refresh: refresh) }
-        map.reserveCapacity(models.count)
-        var result = models
-        for (i, model) in models.enumerated() where !model.id.isUnset {
-            let key = try M.encodeKey(model.id)
-            if !refresh, let existing = map.current(key) {
-                result[i] = existing
-            } else {
-                map.insert(model, key: key, replace: refresh)
-            }
+        if let keys { return map.register(models, integerKeys: keys, refresh: refresh) }
+        return try map.register(models, refresh: refresh) { i in
+            models[i].id.isUnset ? nil : try M.encodeKey(models[i].id)
         }
-        return result
-    }
-
-    private func register<M: Model>(_ model: M, key: DatabaseValue, in map: IdentityMap<M>, refresh: Bool) -> M {
-        if !refresh, let existing = map.current(key) { return existing }
-        map.insert(model, key: key, replace: true)
-        return model
     }
 
     // MARK: Commit

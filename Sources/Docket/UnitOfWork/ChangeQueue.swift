@@ -27,16 +27,16 @@ protocol AnyChangeQueue: AnyObject {
     func position(row: Int) -> Int32
     var liveCount: Int { get }
     /// A `Sendable` copy of the queue for the writer, with links resolved to dense change indexes.
-    func payload(dense: [Int32], identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch
+    func payload(dense: ChangeIndexMap, identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch
     /// Writes keys, linked keys and versions back after a successful commit.
-    func apply(_ result: FlushResult, dense: [Int32], identity: AnyObject?)
+    func apply(_ result: FlushResult, dense: ChangeIndexMap, identity: AnyObject?)
     /// The state to restore when a nested scope fails.
     func checkpoint() -> () -> Void
     /// Rows whose queued update changes nothing (compared with the row as loaded).
     func noopUpdates(identity: AnyObject?) throws -> Set<Int>
     /// Marks the positions of the live rows not in `skipped` with ``ChangeQueueMark/live`` in
-    /// `dense`; returns how many it marked.
-    func markLive(in dense: inout [Int32], skipping skipped: Set<Int>) -> Int
+    /// `dense`.
+    func markLive(in dense: inout [Int32], skipping skipped: Set<Int>)
 }
 
 enum ChangeQueueMark {
@@ -73,14 +73,14 @@ struct QueuedLink {
 }
 
 /// Every queued change of one model type in one unit of work, in flat arrays: queueing a row
-/// appends to arrays and allocates nothing of its own.
+/// appends the model and allocates nothing of its own (``RowBook`` keeps kinds and positions in
+/// two numbers while the rows are consecutive inserts).
 ///
 /// Queueing is `@inlinable`, down to the appends: it then runs specialized for the caller's model
 /// type, without the run-time metadata look-ups generic code pays on every array append.
 @usableFromInline final class ChangeQueue<M: Model>: AnyChangeQueue {
     @usableFromInline var models: [M] = []
-    @usableFromInline var kinds: [ChangeKind] = []
-    @usableFromInline var positions: [Int32] = []
+    @usableFromInline var book = RowBook()
     var links: [QueuedLink] = []
     @usableFromInline var linkSpecs: [LinkSpec<M>] = []
     var upserts: [Int: UpsertSpec] = [:]
@@ -98,15 +98,29 @@ struct QueuedLink {
 
     @inlinable func append(_ model: M, kind: ChangeKind, position: Int32) -> Int {
         models.append(model)
-        kinds.append(kind)
-        positions.append(position)
+        book.append(kind, position: position)
         liveCount += 1
         return models.count - 1
     }
 
+    /// Queues `newModels` as inserts at consecutive positions from `position`; returns the first
+    /// row. Into an empty queue the array is taken as it is: its storage is shared with the
+    /// caller's, not copied.
+    @inlinable func appendInserts(_ newModels: [M], position: Int32) -> Int {
+        let first = models.count
+        if models.isEmpty {
+            models = newModels
+        } else {
+            models.append(contentsOf: newModels)
+        }
+        book.appendInserts(newModels.count, position: position)
+        liveCount += newModels.count
+        return first
+    }
+
     func drop(row: Int) {
-        if kinds[row] != .dropped { liveCount -= 1 }
-        kinds[row] = .dropped
+        if book.kind(row) != .dropped { liveCount -= 1 }
+        book.setKind(.dropped, row: row)
     }
 
     /// The index of the spec for `keyPath`, added on first use (compared by key-path equality).
@@ -120,20 +134,17 @@ struct QueuedLink {
 
     @usableFromInline func integerKey(row: Int) -> Int64? { keys.integerKey(models[row]) }
 
-    func position(row: Int) -> Int32 { positions[row] }
+    func position(row: Int) -> Int32 { book.position(row) }
 
     /// Links `row`'s property `spec` to the generated key of `parentRow` of `parent`.
     @usableFromInline func addLink<P: Model>(row: Int, spec: Int, to parent: ChangeQueue<P>, parentRow: Int) {
         links.append(QueuedLink(row: row, spec: spec, parent: ParentRow(queue: parent, row: parentRow)))
     }
 
-    func markLive(in dense: inout [Int32], skipping skipped: Set<Int>) -> Int {
-        var marked = 0
-        for row in kinds.indices where kinds[row] != .dropped && (skipped.isEmpty || !skipped.contains(row)) {
-            dense[Int(positions[row])] = ChangeQueueMark.live
-            marked += 1
+    func markLive(in dense: inout [Int32], skipping skipped: Set<Int>) {
+        for row in 0..<book.count where book.kind(row) != .dropped && (skipped.isEmpty || !skipped.contains(row)) {
+            dense[Int(book.position(row))] = ChangeQueueMark.live
         }
-        return marked
     }
 
     /// Links are walked in row order; `link(_:_:to:)` may add one for an earlier row.
@@ -149,10 +160,10 @@ struct QueuedLink {
 
     func noopUpdates(identity: AnyObject?) throws -> Set<Int> {
         encodedUpdates.removeAll()
-        guard let map = identity as? IdentityMap<M>, kinds.contains(.update) else { return [] }
+        guard let map = identity as? IdentityMap<M>, book.contains(.update) else { return [] }
         let encoder = ModelEncoder<M>()
         var noops: Set<Int> = []
-        for row in kinds.indices where kinds[row] == .update {
+        for row in 0..<book.count where book.kind(row) == .update {
             guard let key = try? M.encodeKey(models[row].id), let loaded = map.loaded(key) else { continue }
             let before = try encoder.encode(loaded)
             let after = try encoder.encode(models[row])
@@ -166,13 +177,13 @@ struct QueuedLink {
     }
 
     func checkpoint() -> () -> Void {
-        let saved = (models, kinds, positions, links, upserts, liveCount)
+        let saved = (models, book, links, upserts, liveCount)
         return { [self] in
-            (models, kinds, positions, links, upserts, liveCount) = saved
+            (models, book, links, upserts, liveCount) = saved
         }
     }
 
-    func payload(dense: [Int32], identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch {
+    func payload(dense: ChangeIndexMap, identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch {
         let map = identity as? IdentityMap<M>
         var snapshots: [Int: M] = [:]
         var resolvedLinks: [ModelBatch<M>.Link] = []
@@ -183,9 +194,9 @@ struct QueuedLink {
             linkKeys.append(try spec.key(sample: sample))
         }
         sortLinks()
-        var kinds = self.kinds
-        for row in noops { kinds[row] = .dropped }
-        for link in links where kinds[link.row] != .dropped {
+        var book = self.book
+        for row in noops { book.setKind(.dropped, row: row) }
+        for link in links where book.kind(link.row) != .dropped {
             if case let parentIndex = dense[Int(link.parent.queue.position(row: link.parent.row))], parentIndex >= 0 {
                 resolvedLinks.append(.init(row: link.row, spec: link.spec, parent: Int(parentIndex)))
             } else if link.parent.queue.isCommitted, let key = link.parent.queue.integerKey(row: link.parent.row) {
@@ -193,12 +204,13 @@ struct QueuedLink {
                 linkSpecs[link.spec].set(&models[link.row], key)
             } else {
                 throw UnitOfWorkError.missingParent(
-                    change: "\(modelName) #\(dense[Int(positions[link.row])] + 1)", parent: link.parent.queue.modelName)
+                    change: "\(modelName) #\(dense[Int(book.position(link.row))] + 1)",
+                    parent: link.parent.queue.modelName)
             }
         }
         if let map {
-            for row in kinds.indices
-            where kinds[row] == .delete || (kinds[row] == .update && encodedUpdates[row] == nil) {
+            for row in 0..<book.count
+            where book.kind(row) == .delete || (book.kind(row) == .update && encodedUpdates[row] == nil) {
                 if let key = try? M.encodeKey(models[row].id), let loaded = map.loaded(key) {
                     snapshots[row] = loaded
                 }
@@ -209,22 +221,20 @@ struct QueuedLink {
             return try KeyPathColumn.codingKey(of: keyPath, sample: sample)
         }
         return ModelBatch<M>(
-            models: models, kinds: kinds, indexes: positions.map { dense[Int($0)] }, links: resolvedLinks,
+            models: models, book: book, indexes: book.changeIndexes(dense), links: resolvedLinks,
             linkKeys: linkKeys, snapshots: snapshots, encodedUpdates: encodedUpdates, upserts: upserts,
             versionKey: versionKey, keyAccess: keys)
     }
 
-    func apply(_ result: FlushResult, dense: [Int32], identity: AnyObject?) {
+    func apply(_ result: FlushResult, dense: ChangeIndexMap, identity: AnyObject?) {
         let map = identity as? IdentityMap<M>
         sortLinks()
         var linkIndex = 0
-        let (kinds, positions, links, linkSpecs, keys) = (
-            self.kinds, self.positions, self.links, self.linkSpecs, self.keys
-        )
+        let (book, links, linkSpecs, keys) = (self.book, self.links, self.linkSpecs, self.keys)
         // Keys first, in one pass over the models' storage (no access check or uniqueness check per row).
         models.withUnsafeMutableBufferPointer { models in
-            for row in models.indices where kinds[row] == .insert || kinds[row] == .upsert {
-                let index = Int(dense[Int(positions[row])])
+            for row in models.indices where book.kind(row) == .insert || book.kind(row) == .upsert {
+                let index = Int(dense[Int(book.position(row))])
                 guard index >= 0 else { continue }
                 if let key = result.key(index) { keys.setGenerated(&models[row], key) }
                 while linkIndex < links.count, links[linkIndex].row < row { linkIndex += 1 }
@@ -238,10 +248,14 @@ struct QueuedLink {
                 }
             }
         }
-        for row in models.indices where kinds[row] == .update || kinds[row] == .delete {
-            let index = Int(dense[Int(positions[row])])
+        if book.isUniform {
+            isCommitted = true
+            return
+        }
+        for row in models.indices where book.kind(row) == .update || book.kind(row) == .delete {
+            let index = Int(dense[Int(book.position(row))])
             guard index >= 0 else { continue }
-            switch kinds[row] {
+            switch book.kind(row) {
             case .update:
                 if let version = M.version, let newVersion = result.versions[index] {
                     models[row][keyPath: version] = newVersion

@@ -1,22 +1,87 @@
 import CSQLite
 
 /// What a flush hands back to the unit of work: keys the database generated, and new versions.
-public struct FlushResult: Sendable {
-    /// Marks a change without an integer key in `keys` (a flat array: no optional per row).
-    public static let none = Int64.min
-    /// Integer key of each change that has one (generated or supplied), by change index; ``none``
-    /// otherwise.
-    public var keys: [Int64]
+struct FlushResult: Sendable {
+    /// Integer key of each change that has one (generated or supplied), by change index.
+    private var keys: KeyTable
     /// The version written by each versioned update, by change index.
-    public var versions: [Int: Int]
+    var versions: [Int: Int] = [:]
 
-    public init(count: Int) {
-        keys = Array(repeating: Self.none, count: count)
-        versions = [:]
+    init(count: Int) {
+        keys = KeyTable(count: count)
     }
 
     /// The key of change `index`, if it has one.
-    public func key(_ index: Int) -> Int64? { keys[index] == Self.none ? nil : keys[index] }
+    func key(_ index: Int) -> Int64? { keys[index] }
+
+    mutating func setKey(_ key: Int64, at index: Int) { keys.set(key, at: index) }
+}
+
+/// Integer keys by change index.
+///
+/// The keys a bulk insert generates count up by one, row after row, so they are kept as runs
+/// (first change index, first key, length): a million generated keys take one run, not 8 MB. A key
+/// that continues no run starts one; a key set out of order, or runs outnumbering an eighth of the
+/// changes, switch the table to a flat array.
+struct KeyTable: Sendable {
+    private struct Run: Sendable {
+        let index: Int
+        let key: Int64
+        var count: Int
+    }
+    /// Marks a change without a key in `flat`.
+    private static let none = Int64.min
+    private var runs: [Run] = []
+    /// Every change's key (or ``none``), once runs no longer fit; empty until then.
+    private var flat: [Int64] = []
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+    }
+
+    subscript(index: Int) -> Int64? {
+        if !flat.isEmpty { return flat[index] == Self.none ? nil : flat[index] }
+        // The last run starting at or before `index`.
+        var low = 0
+        var high = runs.count
+        while low < high {
+            let mid = (low + high) / 2
+            if runs[mid].index <= index { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0 else { return nil }
+        let run = runs[low - 1]
+        return index < run.index + run.count ? run.key &+ Int64(index - run.index) : nil
+    }
+
+    mutating func set(_ key: Int64, at index: Int) {
+        precondition(index >= 0 && index < count, "KeyTable: change index \(index) out of range")
+        if flat.isEmpty {
+            guard let last = runs.last else {
+                runs.append(Run(index: index, key: key, count: 1))
+                return
+            }
+            let end = last.index + last.count
+            if index == end, key == last.key &+ Int64(last.count) {
+                runs[runs.count - 1].count += 1
+                return
+            }
+            if index >= end, runs.count < count / 8 + 16 {
+                runs.append(Run(index: index, key: key, count: 1))
+                return
+            }
+            flatten()
+        }
+        flat[index] = key
+    }
+
+    private mutating func flatten() {
+        flat = Array(repeating: Self.none, count: count)
+        for run in runs {
+            for i in 0..<run.count { flat[run.index + i] = run.key &+ Int64(i) }
+        }
+        runs = []
+    }
 }
 
 /// Runs a ``FlushPlan`` on the writer connection, inside the write job's transaction. It decides
@@ -67,20 +132,24 @@ enum FlushExecutor {
             ranked += ready.count
             level += 1
         }
-        var rankOfIndex = [Int](repeating: -1, count: count)
-        var batchRank: [Int] = []
-        for batch in batches {
-            let r = rank[tables.firstIndex(of: batch.table)!]
-            batchRank.append(r)
-            for index in batch.indexes where index >= 0 { rankOfIndex[Int(index)] = r }
-        }
-        for (b, batch) in batches.enumerated() {
-            for parent in batch.linkedParentIndexes() {
-                let r = rankOfIndex[parent]
-                if r < 0 || r >= batchRank[b] { return nil }
+        let batchRank = batches.map { rank[tables.firstIndex(of: $0.table)!] }
+        if batches.contains(where: { $0.hasLinks }) {
+            var rankOfIndex = [Int32](repeating: -1, count: count)
+            for (batch, r) in zip(batches, batchRank) {
+                for row in 0..<batch.rowCount where batch.indexes[row] >= 0 {
+                    rankOfIndex[Int(batch.indexes[row])] = Int32(r)
+                }
+            }
+            for (b, batch) in batches.enumerated() {
+                for parent in batch.linkedParentIndexes() {
+                    let r = Int(rankOfIndex[parent])
+                    if r < 0 || r >= batchRank[b] { return nil }
+                }
             }
         }
-        let firstIndex = batches.map { batch in batch.indexes.first { $0 >= 0 } ?? 0 }
+        let firstIndex = batches.map { batch -> Int32 in
+            (0..<batch.rowCount).lazy.map { batch.indexes[$0] }.first { $0 >= 0 } ?? 0
+        }
         return batches.indices.sorted { (batchRank[$0], firstIndex[$0]) < (batchRank[$1], firstIndex[$1]) }
             .map { batches[$0] }
     }
@@ -95,7 +164,7 @@ enum FlushExecutor {
     static func run(_ plan: FlushPlan, schema: [String: TableInfo], on db: Connection) throws -> FlushResult {
         var result = FlushResult(count: plan.changes.count)
         for change in plan.changes {
-            if case .integer(let key) = change.key { result.keys[change.index] = key }
+            if case .integer(let key) = change.key { result.setKey(key, at: change.index) }
         }
         guard !plan.isEmpty else { return result }
         // When the plan broke a cycle between rows with known keys, foreign keys are checked at the
@@ -116,7 +185,7 @@ enum FlushExecutor {
                     let change = plan.changes[row]
                     try bindValues(change, plan: plan, result: result, to: statement)
                     try execute(statement, change, db)
-                    if change.generatesKey { result.keys[row] = db.lastInsertRowID }
+                    if change.generatesKey { result.setKey(db.lastInsertRowID, at: row) }
                 }
             case .update(let table, let columns, let slots, let row):
                 let change = plan.changes[row]
@@ -178,7 +247,7 @@ enum FlushExecutor {
                 try bindValues(change, plan: plan, result: result, to: statement)
                 do {
                     if try statement.step(), statement.columnType(0) == SQLITE_INTEGER {
-                        result.keys[row] = statement.int64(0)
+                        result.setKey(statement.int64(0), at: row)
                     }
                     try statement.run()
                 } catch let error as DatabaseError {

@@ -27,3 +27,35 @@ public struct Inserted<M: Model> {
     /// The primary key (unset until the commit for generated keys).
     public var id: M.ID { value.id }
 }
+
+/// The rows one ``UnitOfWork/insert(contentsOf:)`` queued, as a collection of ``Inserted``
+/// handles. Handles are made when read, so the collection is two words however many rows it covers.
+///
+/// ```swift
+/// let authors = uow.insert(contentsOf: [Author(name: "Le Guin"), Author(name: "Delany")])
+/// uow.insert(Book(title: "Dhalgren"), linking: \.authorID, to: authors[1])
+/// try await uow.commit()
+/// authors.values.map(\.id)   // the generated keys
+/// ```
+public struct InsertedRows<M: Model>: RandomAccessCollection {
+    @usableFromInline let queue: ChangeQueue<M>
+    @usableFromInline let rows: Range<Int>
+
+    @usableFromInline init(queue: ChangeQueue<M>, rows: Range<Int>) {
+        self.queue = queue
+        self.rows = rows
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { rows.count }
+
+    public subscript(position: Int) -> Inserted<M> {
+        precondition(indices.contains(position), "InsertedRows: index \(position) out of range 0..<\(count)")
+        return Inserted(queue: queue, row: rows.lowerBound + position)
+    }
+
+    /// The models: as queued before the commit; with their generated keys after.
+    public var values: [M] { Array(queue.models[rows]) }
+    /// `true` once a commit wrote the rows.
+    public var isCommitted: Bool { queue.isCommitted }
+}

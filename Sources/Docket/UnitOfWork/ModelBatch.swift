@@ -3,11 +3,15 @@ import CSQLite
 /// The queued changes of one model type, as the writer receives them: plain `Sendable` data.
 protocol FlushBatch: Sendable {
     var table: String { get }
-    /// Dense change indexes of the live rows, in row order (-1 for dropped rows).
-    var indexes: [Int32] { get }
+    /// Dense change index of each row, in row order (-1 for dropped rows).
+    var indexes: ChangeIndexMap { get }
+    /// The number of rows (live or dropped).
+    var rowCount: Int { get }
     /// Every live row is an insert with no self-referencing concerns: eligible for the fast path.
     var insertsOnly: Bool { get }
-    /// Tables whose rows this batch links to (by generated keys).
+    /// `true` when some row links to another queued row's generated key.
+    var hasLinks: Bool { get }
+    /// Change indexes of the rows this batch's rows link to (by generated keys).
     func linkedParentIndexes() -> [Int]
     /// Encodes every live row into a ``RowChange`` (the general planner's input).
     func rowChanges() throws -> [RowChange]
@@ -30,8 +34,8 @@ struct ModelBatch<M: Model>: FlushBatch {
         let parent: Int
     }
     let models: [M]
-    let kinds: [ChangeKind]
-    let indexes: [Int32]
+    let book: RowBook
+    let indexes: ChangeIndexMap
     let links: [Link]
     let linkKeys: [String]
     let snapshots: [Int: M]
@@ -42,7 +46,11 @@ struct ModelBatch<M: Model>: FlushBatch {
 
     var table: String { M.tableName }
 
-    var insertsOnly: Bool { kinds.allSatisfy { $0 == .insert || $0 == .dropped } }
+    var rowCount: Int { models.count }
+
+    var insertsOnly: Bool { book.isUniform || book.kinds.allSatisfy { $0 == .insert || $0 == .dropped } }
+
+    var hasLinks: Bool { !links.isEmpty }
 
     func linkedParentIndexes() -> [Int] { links.map { $0.parent } }
 
@@ -52,7 +60,7 @@ struct ModelBatch<M: Model>: FlushBatch {
         let encoder = ModelEncoder<M>()
         encoder.ensureKeys(Array(Set(linkKeys)) + (versionKey.map { [$0] } ?? []))
         var rows: [(row: Int, values: [DatabaseValue], snapshot: [DatabaseValue]?)] = []
-        for row in models.indices where kinds[row] != .dropped {
+        for row in models.indices where book.kind(row) != .dropped {
             if let encoded = encodedUpdates[row] {
                 rows.append((row, encoded.values, encoded.snapshot))
                 continue
@@ -61,7 +69,7 @@ struct ModelBatch<M: Model>: FlushBatch {
             var snapshot: [DatabaseValue]?
             if let loaded = snapshots[row] {
                 snapshot = try encoder.encode(loaded)
-                if kinds[row] == .delete { values = snapshot! }
+                if book.kind(row) == .delete { values = snapshot! }
             }
             rows.append((row, values, snapshot))
         }
@@ -75,7 +83,7 @@ struct ModelBatch<M: Model>: FlushBatch {
         var linkCursor = 0
         return try rows.map { entry in
             let row = entry.row
-            guard kinds[row] == .insert || kinds[row] == .upsert || !models[row].id.isUnset else {
+            guard book.kind(row) == .insert || book.kind(row) == .upsert || !models[row].id.isUnset else {
                 throw UnitOfWorkError.missingKey(change: label(row))
             }
             var rowLinks: [RowChange.Link] = []
@@ -87,7 +95,7 @@ struct ModelBatch<M: Model>: FlushBatch {
                 linkCursor += 1
             }
             let kind: RowChange.Kind =
-                switch kinds[row] {
+                switch book.kind(row) {
                 case .insert: .insert
                 case .update: .update
                 case .delete: .delete
@@ -109,7 +117,7 @@ struct ModelBatch<M: Model>: FlushBatch {
     }
 
     func insertAll(on db: Connection, schema: [String: TableInfo], result: inout FlushResult) throws {
-        guard let first = models.indices.first(where: { kinds[$0] != .dropped }) else { return }
+        guard let first = models.indices.first(where: { book.kind($0) != .dropped }) else { return }
         let encoder = ModelEncoder<M>()
         encoder.ensureKeys(Array(Set(linkKeys)))
         // The first encoding settles the column layout; every row is then bound straight into
@@ -122,18 +130,17 @@ struct ModelBatch<M: Model>: FlushBatch {
         let statement = try db.cachedStatement(encoder.insertSQL())
         let generates = M.ID.generated(rowID: 1) != nil
         var linkCursor = 0
-        for row in models.indices where kinds[row] != .dropped {
+        for row in models.indices where book.kind(row) != .dropped {
             do {
                 try encoder.bind(models[row], to: statement)
                 while linkCursor < links.count, links[linkCursor].row < row { linkCursor += 1 }
                 while linkCursor < links.count, links[linkCursor].row == row {
                     let link = links[linkCursor]
                     if let slot = linkSlots[link.spec].map({ Int32($0 + 1) }) {
-                        let key = result.keys[link.parent]
-                        if key == FlushResult.none {
-                            sqlite3_bind_null(statement.handle, slot)
-                        } else {
+                        if let key = result.key(link.parent) {
                             sqlite3_bind_int64(statement.handle, slot, key)
+                        } else {
+                            sqlite3_bind_null(statement.handle, slot)
                         }
                     }
                     linkCursor += 1
@@ -156,9 +163,9 @@ struct ModelBatch<M: Model>: FlushBatch {
             }
             let index = Int(indexes[row])
             if let key = keyAccess.integerKey(models[row]) {
-                result.keys[index] = key
+                result.setKey(key, at: index)
             } else if generates {
-                result.keys[index] = db.lastInsertRowID
+                result.setKey(db.lastInsertRowID, at: index)
             }
         }
     }

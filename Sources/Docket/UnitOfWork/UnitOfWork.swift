@@ -103,6 +103,30 @@ public final class UnitOfWork {
         enqueue(model, .insert)
     }
 
+    /// Queues an insert of each model in `models`, in order: what `insert(_:)` in a loop does,
+    /// without the loop's memory. Into a unit of work with no rows of this type queued yet, the
+    /// array is shared with the caller, not copied, and the rows need no bookkeeping of their own:
+    /// queueing a million rows this way costs (almost) no memory beyond the caller's array. Your
+    /// array is never changed; once the commit writes the generated keys, the unit of work holds
+    /// its own copy (no copy is made if your array is gone by then).
+    ///
+    /// ```swift
+    /// let books: [Book] = try loadCatalogue()
+    /// let rows = uow.insert(contentsOf: books)
+    /// try await uow.commit()
+    /// rows[0].id   // the key generated for books[0]
+    /// ```
+    @inlinable @discardableResult
+    public func insert<M: Model>(contentsOf models: [M]) -> InsertedRows<M> {
+        precondition(
+            models.count <= Int(Int32.max - nextPosition),
+            "insert(contentsOf:): more than \(Int32.max) changes queued in one unit of work")
+        let queue = queue(for: M.self)
+        let first = queue.appendInserts(models, position: nextPosition)
+        nextPosition += Int32(models.count)
+        return InsertedRows(queue: queue, rows: first..<first + models.count)
+    }
+
     /// Queues an insert whose foreign key `keyPath` is the key of `parent`, a queued insert whose
     /// key the database has not generated yet. The flush inserts the parent first and fills in the
     /// key; after the commit, the returned handle's value carries it too.
@@ -347,7 +371,7 @@ public final class UnitOfWork {
     private struct PreparedCommit {
         let queues: [any AnyChangeQueue]
         var batches: [any FlushBatch]
-        let dense: [Int32]
+        let dense: ChangeIndexMap
         let count: Int
     }
 
@@ -355,25 +379,33 @@ public final class UnitOfWork {
     /// is queued, there is no write job at all.
     private func prepareCommit() throws -> PreparedCommit? {
         var noops: [Set<Int>] = []
-        // Dense change index by queue position: the live rows, numbered in queue order; -1 for rows
-        // dropped or left out. Positions are marked first, then numbered in one pass (no sort).
-        var dense = [Int32](repeating: -1, count: Int(nextPosition))
-        var marked = 0
+        var live = 0
         var anyLive = false
         for queue in queues {
             let skipped = try queue.noopUpdates(identity: identityMaps[queue.modelTypeID])
             noops.append(skipped)
             anyLive = anyLive || queue.liveCount > 0
-            marked += queue.markLive(in: &dense, skipping: skipped)
+            live += queue.liveCount - skipped.count
         }
-        guard marked > 0 else {
+        guard live > 0 else {
             if anyLive { clearQueue() }
             return nil
         }
-        var count: Int32 = 0
-        for i in dense.indices where dense[i] == ChangeQueueMark.live {
-            dense[i] = count
-            count += 1
+        // Dense change index by queue position: the live rows, numbered in queue order; -1 for rows
+        // dropped or left out. When every position is live, that is the position itself: no table.
+        let dense: ChangeIndexMap
+        if live == Int(nextPosition) {
+            dense = ChangeIndexMap(offset: 0)
+        } else {
+            // Positions are marked first, then numbered in one pass (no sort).
+            var table = [Int32](repeating: -1, count: Int(nextPosition))
+            for (queue, skipped) in zip(queues, noops) { queue.markLive(in: &table, skipping: skipped) }
+            var count: Int32 = 0
+            for i in table.indices where table[i] == ChangeQueueMark.live {
+                table[i] = count
+                count += 1
+            }
+            dense = ChangeIndexMap(table: table)
         }
         var batches: [any FlushBatch] = []
         for (queue, skipped) in zip(queues, noops) where queue.liveCount > skipped.count {
@@ -381,7 +413,7 @@ public final class UnitOfWork {
                 try queue.payload(
                     dense: dense, identity: identityMaps[queue.modelTypeID], skipping: skipped))
         }
-        return PreparedCommit(queues: queues, batches: batches, dense: dense, count: Int(count))
+        return PreparedCommit(queues: queues, batches: batches, dense: dense, count: live)
     }
 
     private func finishCommit(_ prepared: PreparedCommit, _ result: FlushResult) {

@@ -84,6 +84,8 @@ struct QueuedLink {
     var links: [QueuedLink] = []
     @usableFromInline var linkSpecs: [LinkSpec<M>] = []
     var upserts: [Int: UpsertSpec] = [:]
+    /// The row of each queued update, by encoded key: updating a row twice queues one update.
+    var updateRows: [DatabaseValue: Int] = [:]
     @usableFromInline private(set) var isCommitted = false
     @usableFromInline var liveCount = 0
 
@@ -177,9 +179,9 @@ struct QueuedLink {
     }
 
     func checkpoint() -> () -> Void {
-        let saved = (models, book, links, upserts, liveCount)
+        let saved = (models, book, links, upserts, updateRows, liveCount)
         return { [self] in
-            (models, book, links, upserts, liveCount) = saved
+            (models, book, links, upserts, updateRows, liveCount) = saved
         }
     }
 

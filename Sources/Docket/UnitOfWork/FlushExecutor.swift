@@ -91,6 +91,17 @@ enum FlushExecutor {
     /// order the tables alone settle, the general planner otherwise.
     static func flush(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> FlushResult {
         let schema = try db.schemaCache.tablesWithParents(batches.map { $0.table }, on: db)
+        if batches.count == 1, batches[0].updatesOnly {
+            // Updates of one model type: row order is the plan, so no planner.
+            var result = FlushResult(count: count)
+            let violationsBefore = deferredViolations(db)
+            try batches[0].updateAll(on: db, result: &result)
+            if deferredViolations(db) > violationsBefore {
+                let plan = try FlushPlanner.plan(batches[0].rowChanges(), schema: schema)
+                throw foreignKeyViolation(plan, schema: schema, result: result, db)
+            }
+            return result
+        }
         guard let ordered = insertOrder(batches, count: count, schema: schema) else {
             let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
             let plan = try FlushPlanner.plan(changes, schema: schema)
@@ -195,25 +206,10 @@ enum FlushExecutor {
                     SQL.update(table, set: columns, key: key, version: versionColumn)
                 }
                 let statement = try db.cachedStatement(sql)
-                var index: Int32 = 1
-                for slot in slots {
-                    try statement.bind(linkedValue(change, slot: slot, plan: plan, result: result), at: index)
-                    index += 1
+                let written = try update(change, slots: slots, statement: statement, on: db) { slot in
+                    linkedValue(change, slot: slot, plan: plan, result: result)
                 }
-                var expected: Int?
-                if let versionSlot = change.versionSlot {
-                    expected = Int((change.snapshot?[versionSlot] ?? change.values[versionSlot]).integerValue ?? 0)
-                    try statement.bind(.integer(Int64(expected! + 1)), at: index)
-                    index += 1
-                }
-                try statement.bind(change.key, at: index)
-                if let expected { try statement.bind(.integer(Int64(expected)), at: index + 1) }
-                try execute(statement, change, db)
-                if db.changes == 0 {
-                    throw UnitOfWorkError.staleWrite(
-                        change: change.label, table: table, key: change.key.sqlLiteral, expectedVersion: expected)
-                }
-                if let expected { result.versions[row] = expected + 1 }
+                if let written { result.versions[row] = written }
             case .delete(let table, let rows):
                 for row in rows {
                     let change = plan.changes[row]
@@ -269,6 +265,41 @@ enum FlushExecutor {
             throw foreignKeyViolation(plan, schema: schema, result: result, db)
         }
         return result
+    }
+
+    /// `UPDATE table SET <slots' columns> WHERE key = ?` (plus the version check).
+    static func updateSQL(_ change: RowChange, slots: [Int]) -> String {
+        SQL.update(
+            change.table, set: slots.map { change.columns[$0] }, key: change.columns[change.keySlot],
+            version: change.versionSlot.map { change.columns[$0] })
+    }
+
+    /// Runs one UPDATE of `change` (its `slots`, each bound from `value`) on `statement`, made from
+    /// ``updateSQL(_:slots:)``. A row that is gone, or whose version moved on since it was loaded, is
+    /// a stale write. Returns the version written, for a versioned model.
+    static func update(
+        _ change: RowChange, slots: [Int], statement: Statement, on db: Connection,
+        value: (Int) -> DatabaseValue
+    ) throws -> Int? {
+        var index: Int32 = 1
+        for slot in slots {
+            try statement.bind(value(slot), at: index)
+            index += 1
+        }
+        var expected: Int?
+        if let versionSlot = change.versionSlot {
+            expected = Int((change.snapshot?[versionSlot] ?? change.values[versionSlot]).integerValue ?? 0)
+            try statement.bind(.integer(Int64(expected! + 1)), at: index)
+            index += 1
+        }
+        try statement.bind(change.key, at: index)
+        if let expected { try statement.bind(.integer(Int64(expected)), at: index + 1) }
+        try execute(statement, change, db)
+        if db.changes == 0 {
+            throw UnitOfWorkError.staleWrite(
+                change: change.label, table: change.table, key: change.key.sqlLiteral, expectedVersion: expected)
+        }
+        return expected.map { $0 + 1 }
     }
 
     private static func bindValues(

@@ -141,7 +141,9 @@ public enum FlushPlanner {
 
     /// Slots whose value differs from the snapshot, excluding the key and the version. Without a
     /// snapshot (a model not loaded in this unit of work), every column but the key is written.
-    private static func changedSlots(_ change: RowChange) -> [Int] {
+    /// The slots an update writes: every column but the key and the version that differs from the
+    /// row as loaded (every one, for a row not loaded through the unit of work).
+    static func changedSlots(_ change: RowChange) -> [Int] {
         change.columns.indices.filter { slot in
             guard slot != change.keySlot, slot != change.versionSlot else { return false }
             guard let snapshot = change.snapshot else { return true }

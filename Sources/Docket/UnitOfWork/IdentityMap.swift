@@ -2,12 +2,16 @@
 ///
 /// Rows are kept as loaded — what the database holds, the snapshot dirty tracking compares with,
 /// encoded only for rows that are updated — in one array, with the value last passed to `update`
-/// beside it for the few rows that have one. Integer keys (the common case) index a `[Int64: Int]`,
-/// which hashes faster than `DatabaseValue`; loading 100k rows appends to arrays instead of
-/// copying each model into a dictionary entry.
+/// in a second array for the few rows that have one. Integer keys (the common case) index a
+/// `[Int64: Int]`, which hashes faster than `DatabaseValue`; loading 100k rows appends to arrays
+/// instead of copying each model into a dictionary entry. The dictionaries map to integers only:
+/// they are then not generic, and run as fast code compiled once rather than through the model
+/// type's metadata.
 final class IdentityMap<M: Model> {
     private(set) var loaded: [M] = []
-    private var updated: [Int: M] = [:]
+    /// Index in `updatedValues` of each slot's value passed to `update`.
+    private var updated: [Int: Int] = [:]
+    private var updatedValues: [M] = []
     private var integerSlots: [Int64: Int] = [:]
     private var otherSlots: [DatabaseValue: Int] = [:]
 
@@ -19,7 +23,8 @@ final class IdentityMap<M: Model> {
     /// The value loading the row again returns: the last one passed to `update`, else as loaded.
     func current(_ key: DatabaseValue) -> M? {
         guard let slot = slot(key) else { return nil }
-        return updated[slot] ?? loaded[slot]
+        if let i = updated[slot] { return updatedValues[i] }
+        return loaded[slot]
     }
 
     /// The row as loaded (the database's version of it).
@@ -30,7 +35,7 @@ final class IdentityMap<M: Model> {
         if let slot = slot(key) {
             guard replace else { return }
             loaded[slot] = model
-            updated.removeValue(forKey: slot)
+            forgetUpdate(slot)
             return
         }
         if case .integer(let n) = key { integerSlots[n] = loaded.count } else { otherSlots[key] = loaded.count }
@@ -84,14 +89,26 @@ final class IdentityMap<M: Model> {
 
     /// Records the value passed to `update` for a loaded row.
     func setCurrent(_ model: M, key: DatabaseValue) {
-        if let slot = slot(key) { updated[slot] = model }
+        guard let slot = slot(key) else { return }
+        if let i = updated[slot] {
+            updatedValues[i] = model
+        } else {
+            updated[slot] = updatedValues.count
+            updatedValues.append(model)
+        }
+    }
+
+    private func forgetUpdate(_ slot: Int) {
+        guard updated.removeValue(forKey: slot) != nil else { return }
+        // Values are dropped together, once no slot refers to them (a commit forgets them all).
+        if updated.isEmpty { updatedValues.removeAll(keepingCapacity: true) }
     }
 
     /// After a commit wrote `model`, it is what the database holds.
     func committed(_ model: M, key: DatabaseValue) {
         if let slot = slot(key) {
             loaded[slot] = model
-            updated.removeValue(forKey: slot)
+            forgetUpdate(slot)
         }
     }
 
@@ -107,6 +124,7 @@ final class IdentityMap<M: Model> {
         let copy = IdentityMap<M>()
         copy.loaded = loaded
         copy.updated = updated
+        copy.updatedValues = updatedValues
         copy.integerSlots = integerSlots
         copy.otherSlots = otherSlots
         return copy

@@ -15,6 +15,13 @@ protocol FlushBatch: Sendable {
     func linkedParentIndexes() -> [Int]
     /// Encodes every live row into a ``RowChange`` (the general planner's input).
     func rowChanges() throws -> [RowChange]
+    /// Every live row is an update and no row links to a queued insert: eligible for the update
+    /// fast path.
+    var updatesOnly: Bool { get }
+    /// Runs every queued update in row order (the planner's order for updates of one table), each
+    /// writing only the columns that differ from the row as loaded; records written versions in
+    /// `result`.
+    func updateAll(on db: Connection, result: inout FlushResult) throws
     /// Inserts every row, in queue order, with one cached statement, binding each model straight
     /// into it; records generated keys in `result`.
     func insertAll(on db: Connection, schema: [String: TableInfo], result: inout FlushResult) throws
@@ -49,6 +56,10 @@ struct ModelBatch<M: Model>: FlushBatch {
     var rowCount: Int { models.count }
 
     var insertsOnly: Bool { book.isUniform || book.kinds.allSatisfy { $0 == .insert || $0 == .dropped } }
+
+    var updatesOnly: Bool {
+        links.isEmpty && !book.isUniform && book.kinds.allSatisfy { $0 == .update || $0 == .dropped }
+    }
 
     var hasLinks: Bool { !links.isEmpty }
 
@@ -104,15 +115,49 @@ struct ModelBatch<M: Model>: FlushBatch {
                         conflictColumns: upserts[row]?.conflictColumns ?? [],
                         doNothing: upserts[row]?.doNothing ?? false)
                 }
-            // Rows encoded before the layout grew are shorter: absent columns are NULL.
-            func padded(_ row: [DatabaseValue]) -> [DatabaseValue] {
-                row.count >= columns.count ? row : row + repeatElement(.null, count: columns.count - row.count)
-            }
             return RowChange(
                 index: Int(indexes[row]), kind: kind, table: table, model: name, columns: columns,
-                values: padded(entry.values), snapshot: entry.snapshot.map(padded), keySlot: keySlot,
+                values: padded(entry.values, to: columns.count),
+                snapshot: entry.snapshot.map { padded($0, to: columns.count) }, keySlot: keySlot,
                 generatesKey: generatable && models[row].id.isUnset, links: rowLinks,
                 versionSlot: versionSlot)
+        }
+    }
+
+    func updateAll(on db: Connection, result: inout FlushResult) throws {
+        let encoder = ModelEncoder<M>()
+        if let versionKey { encoder.ensureKeys([versionKey]) }
+        let keySlot = encoder.keys.firstIndex(of: M.primaryKeyCodingKey)!
+        let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
+        let (table, name) = (M.tableName, typeName(M.self))
+        // Updated rows usually change the same columns: one statement serves a run of them.
+        var shape: (slots: [Int], statement: Statement)?
+        for row in models.indices where book.kind(row) == .update {
+            guard !models[row].id.isUnset else { throw UnitOfWorkError.missingKey(change: label(row)) }
+            var values: [DatabaseValue]
+            var snapshot: [DatabaseValue]?
+            if let encoded = encodedUpdates[row] {
+                (values, snapshot) = (encoded.values, encoded.snapshot)
+            } else {
+                values = try encoder.encode(models[row])
+                snapshot = try snapshots[row].map { try encoder.encode($0) }
+            }
+            let columns = encoder.columns
+            values = padded(values, to: columns.count)
+            let change = RowChange(
+                index: Int(indexes[row]), kind: .update, table: table, model: name, columns: columns, values: values,
+                snapshot: snapshot.map { padded($0, to: columns.count) }, keySlot: keySlot, generatesKey: false,
+                links: [], versionSlot: versionSlot)
+            let slots = FlushPlanner.changedSlots(change)
+            guard !slots.isEmpty else { continue }
+            if shape?.slots != slots {
+                shape = (slots, try db.cachedStatement(FlushExecutor.updateSQL(change, slots: slots)))
+            }
+            if let version = try FlushExecutor.update(
+                change, slots: slots, statement: shape!.statement, on: db, value: { values[$0] })
+            {
+                result.versions[change.index] = version
+            }
         }
     }
 
@@ -169,4 +214,9 @@ struct ModelBatch<M: Model>: FlushBatch {
             }
         }
     }
+}
+
+/// A row encoded before the layout grew is shorter than the layout: its absent columns are NULL.
+private func padded(_ row: [DatabaseValue], to count: Int) -> [DatabaseValue] {
+    row.count >= count ? row : row + repeatElement(.null, count: count - row.count)
 }

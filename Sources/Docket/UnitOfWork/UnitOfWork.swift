@@ -29,8 +29,6 @@ public final class UnitOfWork {
     private var queueByType: [ObjectIdentifier: any AnyChangeQueue] = [:]
     /// The next queue position (positions order changes across types; errors number them).
     @usableFromInline var nextPosition: Int32 = 0
-    /// The queued update of each row, so updating a row twice queues one update.
-    private var queuedUpdates: [IdentityKey: ParentRow] = [:]
     /// Loaded rows, one map per model type.
     private var identityMaps: [ObjectIdentifier: AnyObject] = [:]
 
@@ -187,23 +185,25 @@ public final class UnitOfWork {
     /// from what was loaded are written, and a value with no net change writes nothing. Updating
     /// the same row again replaces the queued update.
     public func update<M: Model>(_ model: M) {
-        let identity = IdentityKey(model)
-        if let identity { identityMap(for: M.self).setCurrent(model, key: identity.key) }
-        if let identity, let queued = queuedUpdates[identity], let queue = queued.queue as? ChangeQueue<M> {
-            queue.models[queued.row] = model
+        let key = model.id.isUnset ? nil : try? M.encodeKey(model.id)
+        if let key { identityMap(for: M.self).setCurrent(model, key: key) }
+        let queue = queue(for: M.self)
+        if let key, let row = queue.updateRows[key] {
+            queue.models[row] = model
             return
         }
-        let handle = enqueue(model, .update)
-        if let identity { queuedUpdates[identity] = ParentRow(queue: handle.queue, row: handle.row) }
+        let row = queue.append(model, kind: .update, position: nextPosition)
+        nextPosition += 1
+        if let key { queue.updateRows[key] = row }
     }
 
     /// Queues a delete by primary key (and version, for versioned models).
     public func delete<M: Model>(_ model: M) {
-        if let identity = IdentityKey(model), let queued = queuedUpdates.removeValue(forKey: identity),
-            let queue = queued.queue as? ChangeQueue<M>
+        let queue = queue(for: M.self)
+        if !model.id.isUnset, let key = try? M.encodeKey(model.id), let row = queue.updateRows.removeValue(forKey: key)
         {
             // Deleting a row with a queued update: the update is moot.
-            queue.drop(row: queued.row)
+            queue.drop(row: row)
         }
         _ = enqueue(model, .delete)
     }
@@ -234,7 +234,6 @@ public final class UnitOfWork {
         lastQueue = nil
         queues.removeAll()
         queueByType.removeAll()
-        queuedUpdates.removeAll()
         nextPosition = 0
     }
 
@@ -269,12 +268,12 @@ public final class UnitOfWork {
 
     /// Captures the queue and the identity maps; the result puts them back.
     private func savepoint() -> () -> Void {
-        let saved = (queues, queueByType, nextPosition, queuedUpdates, queues.map { $0.checkpoint() })
+        let saved = (queues, queueByType, nextPosition, queues.map { $0.checkpoint() })
         let maps = identityMaps.mapValues { ($0 as? any IdentityMapCopying)?.copy() ?? $0 }
         return { [self] in
-            (queues, queueByType, nextPosition, queuedUpdates) = (saved.0, saved.1, saved.2, saved.3)
+            (queues, queueByType, nextPosition) = (saved.0, saved.1, saved.2)
             lastQueue = nil
-            for undo in saved.4 { undo() }
+            for undo in saved.3 { undo() }
             identityMaps = maps
         }
     }
@@ -439,16 +438,4 @@ protocol IdentityMapCopying: AnyObject {
 
 extension IdentityMap: IdentityMapCopying {
     func copy() -> AnyObject { copy() as IdentityMap<M> }
-}
-
-/// Where a model lives in the identity map: its table and its encoded primary key.
-struct IdentityKey: Hashable {
-    let table: String
-    let key: DatabaseValue
-
-    init?<M: Model>(_ model: M) {
-        guard !model.id.isUnset, let key = try? M.encodeKey(model.id) else { return nil }
-        self.table = M.tableName
-        self.key = key
-    }
 }

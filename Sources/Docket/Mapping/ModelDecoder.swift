@@ -36,14 +36,14 @@ final class ModelDecoder: Decoder {
     let naming: ColumnNaming
     let options: MappingOptions
 
-    fileprivate struct State {
+    struct State {
         var cursor = 0
         var plan: DecodingPlan
         var table: PlanTable
         var boxes = ContainerBoxCache()
         var json: JSONDecoder?
     }
-    fileprivate let state: UnsafeMutablePointer<State>
+    let state: UnsafeMutablePointer<State>
 
     init<M: Model>(statement: Statement, model: M.Type) {
         self.statement = statement
@@ -69,8 +69,8 @@ final class ModelDecoder: Decoder {
         state.deallocate()
     }
 
-    /// Decodes the statement's current row.
-    func decodeRow<M: Model>(_ type: M.Type) throws -> M {
+    /// Starts decoding the statement's current row (after a step that returned a row).
+    func beginRow() {
         state.pointee.cursor = 0
         if statement.decodingPlan !== state.pointee.plan {
             // The statement was re-prepared after a schema change: its columns may have moved.
@@ -79,14 +79,11 @@ final class ModelDecoder: Decoder {
             state.pointee.plan = plan
             state.pointee.table = PlanTable()
         }
-        do {
-            return try M(from: self)
-        } catch let error as MappingError {
-            throw error
-        } catch let error as DecodingError {
-            throw MappingError(
-                model: modelName, column: nil, message: "could not decode \(modelName): \(describe(error))")
-        }
+    }
+
+    /// A `DecodingError` a model's own `init(from:)` threw, as a ``MappingError`` naming the model.
+    func explained(_ error: DecodingError) -> MappingError {
+        MappingError(model: modelName, column: nil, message: "could not decode \(modelName): \(describe(error))")
     }
 
     /// Saves the plan on the statement for its next use and releases the cached container; call
@@ -103,7 +100,7 @@ final class ModelDecoder: Decoder {
 
     /// The common case: keys come in the order of the first row. Reached through the state pointer
     /// alone, so the container's hot path never retains the decoder.
-    @inline(__always) fileprivate static func expectedColumn(_ state: UnsafeMutablePointer<State>, _ key: String)
+    @inline(__always) static func expectedColumn(_ state: UnsafeMutablePointer<State>, _ key: String)
         -> Int32?
     {
         let cursor = state.pointee.cursor
@@ -112,7 +109,7 @@ final class ModelDecoder: Decoder {
         return state.pointee.table.columns[cursor]
     }
 
-    fileprivate func slowColumn(for key: String) -> Int32 {
+    func slowColumn(for key: String) -> Int32 {
         let cursor = state.pointee.cursor
         // A key asked for twice in a row (a custom `decodeIfPresent`: is it NULL? then its value).
         if cursor > 0, cursor <= state.pointee.table.keys.count, state.pointee.table.keys[cursor - 1] == key {
@@ -168,7 +165,10 @@ final class ModelDecoder: Decoder {
     }
 
     func decodeValue<T: Decodable>(_ type: T.Type, key: String) throws -> T {
-        let column = column(for: key)
+        try decodeValue(T.self, key: key, column: column(for: key))
+    }
+
+    func decodeValue<T: Decodable>(_ type: T.Type, key: String, column: Int32) throws -> T {
         guard column >= 0 else { throw mismatch(key, column, expected: "\(T.self)") }
         let value = statement.value(column)
         do {
@@ -280,125 +280,186 @@ enum IntegerColumn {
     }
 }
 
-/// The keyed container a model decodes from: every call goes straight to the decoder.
+/// Reads the columns of the current row, one typed call per property: what a model's `init(row:)`
+/// uses (the `@Table` macro of `DocketMacros` writes it), and what the `Codable` container below
+/// forwards to. Each read is a direct call on a concrete type: no `KeyedDecodingContainer` box, no
+/// witness table, no generic metadata per column.
+///
+/// A key is a coding key (`"authorID"`); the model's `columnNaming` maps it to its column once per
+/// statement. Keys are expected in the same order on every row, so each costs one string
+/// comparison. Errors are the `Codable` path's: they name the column, what it holds and the
+/// property's type.
 ///
 /// It holds the decoder `unowned(unsafe)`: a strong or checked-unowned reference costs a
 /// retain/release pair per column. The decoder outlives every use: `fetchAll` keeps it alive
-/// while it decodes, and the container is only valid during `init(from:)`.
-private struct RowDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+/// while it decodes, and a reader is only valid during the `init(row:)` it is passed to.
+public struct RowReader {
     /// For the slow paths (a key out of order, an error). Even `unowned(unsafe)` costs a
     /// retain/release pair per use, so the hot path uses `state` and `handle` instead.
     unowned(unsafe) let decoder: ModelDecoder
     private let state: UnsafeMutablePointer<ModelDecoder.State>
     private let handle: OpaquePointer
-    var codingPath: [any CodingKey] { [] }
-    var allKeys: [Key] { decoder.statement.columnNames.compactMap { Key(stringValue: $0) } }
 
-    init(decoder: ModelDecoder) {
+    init(_ decoder: ModelDecoder) {
         self.decoder = decoder
         state = decoder.state
         handle = decoder.handle
     }
 
-    @inline(__always) private func column(_ key: Key) -> Int32 {
-        let name = key.stringValue
-        return ModelDecoder.expectedColumn(state, name) ?? decoder.slowColumn(for: name)
+    /// The `Decoder` for `init(from:)`: the default `init(row:)` decodes through `Codable`.
+    public var codableDecoder: any Decoder { decoder }
+
+    @inline(__always) func column(_ key: String) -> Int32 {
+        ModelDecoder.expectedColumn(state, key) ?? decoder.slowColumn(for: key)
+    }
+
+    /// The column of `key` and its storage class (`SQLITE_NULL` when the result has no such column).
+    @inline(__always) func lookUp(_ key: String) -> (column: Int32, type: Int32) {
+        let column = column(key)
+        return (column, column >= 0 ? sqlite3_column_type(handle, column) : SQLITE_NULL)
+    }
+
+    /// `true` when `key`'s column is NULL or not in the result.
+    public func isNull(_ key: String) -> Bool { lookUp(key).type == SQLITE_NULL }
+
+    @inline(__always) func integer<T: FixedWidthInteger>(
+        _ type: T.Type, _ key: String, _ found: (column: Int32, type: Int32), expected: String = "\(T.self)"
+    ) throws -> T {
+        if found.type == SQLITE_INTEGER {
+            let n = sqlite3_column_int64(handle, found.column)
+            if let v = T(exactly: n) { return v }
+            throw decoder.mismatch(key, found.column, expected: expected, detail: "out of range")
+        }
+        throw decoder.mismatch(key, found.column, expected: expected)
+    }
+
+    @inline(__always) func integer<T: FixedWidthInteger>(_ type: T.Type, _ key: String) throws -> T {
+        try integer(T.self, key, lookUp(key))
+    }
+
+    @inline(__always) func optionalInteger<T: FixedWidthInteger>(_ type: T.Type, _ key: String) throws -> T? {
+        let found = lookUp(key)
+        return found.type == SQLITE_NULL ? nil : try integer(T.self, key, found)
+    }
+
+    @inline(__always) func double(_ key: String, _ found: (column: Int32, type: Int32), expected: String) throws
+        -> Double
+    {
+        // An INTEGER is a valid Double: SQLite stores whole REALs of a column with no REAL affinity,
+        // and aggregates such as sum(), as INTEGER.
+        if found.type == SQLITE_FLOAT || found.type == SQLITE_INTEGER {
+            return sqlite3_column_double(handle, found.column)
+        }
+        throw decoder.mismatch(key, found.column, expected: expected)
+    }
+
+    @inline(__always) func string(_ key: String, _ found: (column: Int32, type: Int32)) throws -> String {
+        if found.type == SQLITE_TEXT, let text = Statement.text(handle, found.column) { return text }
+        throw decoder.mismatch(key, found.column, expected: "String")
+    }
+
+    public func read(_ key: String) throws -> Int64 { try integer(Int64.self, key) }
+    public func read(_ key: String) throws -> Int { try integer(Int.self, key) }
+    public func read(_ key: String) throws -> Int32 { try integer(Int32.self, key) }
+    public func read(_ key: String) throws -> Int16 { try integer(Int16.self, key) }
+    public func read(_ key: String) throws -> Int8 { try integer(Int8.self, key) }
+    public func read(_ key: String) throws -> UInt64 { try integer(UInt64.self, key) }
+    public func read(_ key: String) throws -> UInt { try integer(UInt.self, key) }
+    public func read(_ key: String) throws -> UInt32 { try integer(UInt32.self, key) }
+    public func read(_ key: String) throws -> UInt16 { try integer(UInt16.self, key) }
+    public func read(_ key: String) throws -> UInt8 { try integer(UInt8.self, key) }
+    public func read(_ key: String) throws -> Bool { try integer(Int64.self, key, lookUp(key), expected: "Bool") != 0 }
+    public func read(_ key: String) throws -> Double { try double(key, lookUp(key), expected: "Double") }
+    public func read(_ key: String) throws -> Float { Float(try double(key, lookUp(key), expected: "Float")) }
+    public func read(_ key: String) throws -> String { try string(key, lookUp(key)) }
+
+    // The optional forms look the key up once: NULL (or no such column) is nil.
+    public func read(_ key: String) throws -> Int64? { try optionalInteger(Int64.self, key) }
+    public func read(_ key: String) throws -> Int? { try optionalInteger(Int.self, key) }
+    public func read(_ key: String) throws -> Int32? { try optionalInteger(Int32.self, key) }
+    public func read(_ key: String) throws -> Bool? {
+        let found = lookUp(key)
+        return found.type == SQLITE_NULL ? nil : try integer(Int64.self, key, found, expected: "Bool") != 0
+    }
+    public func read(_ key: String) throws -> Double? {
+        let found = lookUp(key)
+        return found.type == SQLITE_NULL ? nil : try double(key, found, expected: "Double")
+    }
+    public func read(_ key: String) throws -> String? {
+        let found = lookUp(key)
+        return found.type == SQLITE_NULL ? nil : try string(key, found)
+    }
+
+    /// Any other `Decodable` value: dates, UUIDs, `Data`, enums, and `Codable` types stored as JSON
+    /// text, decoded as the `Codable` path decodes them. An optional is nil when the column is NULL
+    /// or not in the result.
+    public func read<T: Decodable>(_ key: String) throws -> T {
+        let found = lookUp(key)
+        if found.type == SQLITE_NULL, let optional = T.self as? any NullableColumn.Type {
+            return optional.null as! T
+        }
+        return try decoder.decodeValue(T.self, key: key, column: found.column)
+    }
+}
+
+/// `Optional`, seen without its wrapped type.
+protocol NullableColumn {
+    static var null: Self { get }
+}
+
+extension Optional: NullableColumn {
+    static var null: Self { nil }
+}
+
+extension Model {
+    /// Decodes through `Codable`: the default when `@Table` did not generate this initializer.
+    public init(row: RowReader) throws {
+        try self.init(from: row.codableDecoder)
+    }
+}
+
+/// The keyed container a model decodes from when it decodes through `Codable`: every call forwards
+/// to a ``RowReader``.
+private struct RowDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let row: RowReader
+    var decoder: ModelDecoder { row.decoder }
+    var codingPath: [any CodingKey] { [] }
+    var allKeys: [Key] { decoder.statement.columnNames.compactMap { Key(stringValue: $0) } }
+
+    init(decoder: ModelDecoder) {
+        row = RowReader(decoder)
     }
 
     func contains(_ key: Key) -> Bool {
         decoder.statement.columnIndexByName[decoder.naming.column(for: key.stringValue)] != nil
     }
 
-    func decodeNil(forKey key: Key) throws -> Bool {
-        let column = column(key)
-        return column < 0 || sqlite3_column_type(handle, column) == SQLITE_NULL
-    }
+    func decodeNil(forKey key: Key) throws -> Bool { row.isNull(key.stringValue) }
 
-    /// The column of `key` and its storage class (`SQLITE_NULL` when the result has no such column).
-    @inline(__always) private func lookUp(_ key: Key) -> (column: Int32, type: Int32) {
-        let column = column(key)
-        return (column, column >= 0 ? sqlite3_column_type(handle, column) : SQLITE_NULL)
-    }
-
-    @inline(__always) private func integer<T: FixedWidthInteger>(
-        _ type: T.Type, _ key: Key, _ found: (column: Int32, type: Int32), expected: String = "\(T.self)"
-    ) throws -> T {
-        if found.type == SQLITE_INTEGER {
-            let n = sqlite3_column_int64(handle, found.column)
-            if let v = T(exactly: n) { return v }
-            throw decoder.mismatch(key.stringValue, found.column, expected: expected, detail: "out of range")
-        }
-        throw decoder.mismatch(key.stringValue, found.column, expected: expected)
-    }
-
-    @inline(__always) private func integer<T: FixedWidthInteger>(
-        _ type: T.Type, _ key: Key, expected: String = "\(T.self)"
-    ) throws -> T {
-        try integer(T.self, key, lookUp(key), expected: expected)
-    }
-
-    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try integer(Int64.self, key, expected: "Bool") != 0
-    }
-    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(Int.self, key) }
-    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(Int8.self, key) }
-    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try integer(Int16.self, key) }
-    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try integer(Int32.self, key) }
-    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try integer(Int64.self, key) }
-    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try integer(UInt.self, key) }
-    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try integer(UInt8.self, key) }
-    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try integer(UInt16.self, key) }
-    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(UInt32.self, key) }
-    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(UInt64.self, key) }
-
-    func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        try double(key, lookUp(key), expected: "Double")
-    }
-
-    @inline(__always) private func double(
-        _ key: Key, _ found: (column: Int32, type: Int32), expected: String
-    ) throws -> Double {
-        // An INTEGER is a valid Double: SQLite stores whole REALs of a column with no REAL affinity,
-        // and aggregates such as sum(), as INTEGER.
-        if found.type == SQLITE_FLOAT || found.type == SQLITE_INTEGER {
-            return sqlite3_column_double(handle, found.column)
-        }
-        throw decoder.mismatch(key.stringValue, found.column, expected: expected)
-    }
-    func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        Float(try double(key, lookUp(key), expected: "Float"))
-    }
-
-    func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try string(key, lookUp(key))
-    }
-
-    @inline(__always) private func string(_ key: Key, _ found: (column: Int32, type: Int32)) throws -> String {
-        if found.type == SQLITE_TEXT, let text = Statement.text(handle, found.column) { return text }
-        throw decoder.mismatch(key.stringValue, found.column, expected: "String")
-    }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try row.read(key.stringValue) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try row.read(key.stringValue) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try row.read(key.stringValue) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try row.read(key.stringValue) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try row.read(key.stringValue) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try row.read(key.stringValue) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try row.read(key.stringValue) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try row.read(key.stringValue) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try row.read(key.stringValue) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try row.read(key.stringValue) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try row.read(key.stringValue) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try row.read(key.stringValue) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try row.read(key.stringValue) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try row.read(key.stringValue) }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         try decoder.decodeValue(T.self, key: key.stringValue)
     }
 
     // The optional forms look the key up once: NULL (or no such column) is nil.
-    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        let found = lookUp(key)
-        return found.type == SQLITE_NULL ? nil : try string(key, found)
-    }
-    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
-        let found = lookUp(key)
-        return found.type == SQLITE_NULL ? nil : try integer(Int64.self, key, found)
-    }
-    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
-        let found = lookUp(key)
-        return found.type == SQLITE_NULL ? nil : try integer(Int.self, key, found)
-    }
-    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        let found = lookUp(key)
-        return found.type == SQLITE_NULL ? nil : try double(key, found, expected: "Double")
-    }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try row.read(key.stringValue) }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try row.read(key.stringValue) }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try row.read(key.stringValue) }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try row.read(key.stringValue) }
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         try decodeNil(forKey: key) ? nil : decode(T.self, forKey: key)
     }

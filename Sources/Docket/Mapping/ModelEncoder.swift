@@ -25,7 +25,7 @@ final class ModelEncoder<M: Model> {
     /// Encodes one model into its column values, by layout slot (absent keys are `.null`).
     func encode(_ model: M) throws -> [DatabaseValue] {
         core.begin(target: nil)
-        try model.encode(to: core)
+        try model.write(to: RowWriter(core))
         return try core.end()
     }
 
@@ -36,7 +36,7 @@ final class ModelEncoder<M: Model> {
         statement.clearBindings()
         core.begin(target: statement)
         do {
-            try model.encode(to: core)
+            try model.write(to: RowWriter(core))
         } catch {
             _ = try? core.end()
             throw error
@@ -66,7 +66,7 @@ final class RowEncoder: Encoder {
     let naming: ColumnNaming
     let options: MappingOptions
 
-    fileprivate struct State {
+    struct State {
         var snapshot: ColumnLayout.Snapshot
         var newKeys: [String] = []
         var cursor = 0
@@ -81,7 +81,7 @@ final class RowEncoder: Encoder {
         var boxes = ContainerBoxCache()
         var json: JSONEncoder?
     }
-    fileprivate let state: UnsafeMutablePointer<State>
+    let state: UnsafeMutablePointer<State>
 
     init(layout: ColumnLayout, modelName: String, tableName: String, naming: ColumnNaming, options: MappingOptions) {
         self.layout = layout
@@ -143,15 +143,14 @@ final class RowEncoder: Encoder {
 
     /// The common case: keys come in the order of the previous row. Reached through the state
     /// pointer alone, so the container's hot path never retains the encoder.
-    @inline(__always) fileprivate static func expectedSlot(_ state: UnsafeMutablePointer<State>, _ key: String) -> Int?
-    {
+    @inline(__always) static func expectedSlot(_ state: UnsafeMutablePointer<State>, _ key: String) -> Int? {
         let cursor = state.pointee.cursor
         guard cursor < state.pointee.snapshot.keys.count, state.pointee.snapshot.keys[cursor] == key else { return nil }
         state.pointee.cursor = cursor + 1
         return cursor
     }
 
-    fileprivate func slowSlot(for key: String) -> Int {
+    func slowSlot(for key: String) -> Int {
         if let slot = state.pointee.snapshot.slotByKey[key] {
             state.pointee.cursor = slot + 1
             return slot
@@ -164,7 +163,7 @@ final class RowEncoder: Encoder {
         return known + state.pointee.newKeys.count - 1
     }
 
-    fileprivate func bindFailed(_ code: Int32) -> DatabaseError {
+    func bindFailed(_ code: Int32) -> DatabaseError {
         let statement = state.pointee.target!
         return DatabaseError(connection: statement.connection.handle, code: code, sql: statement.sql)
     }
@@ -272,141 +271,192 @@ enum ValueEncoding {
     }
 }
 
-/// The keyed container a model encodes into: every call goes straight to the encoder.
+/// Writes a model's properties into a row, one typed call per property: what a model's
+/// `write(to:)` uses (the `@Table` macro of `DocketMacros` writes it), and what the `Codable`
+/// container below forwards to. Each write is a direct call on a concrete type: no
+/// `KeyedEncodingContainer` box, no witness table, no generic metadata per column.
+///
+/// A key is a coding key (`"authorID"`); the model's `columnNaming` maps it to its column. Keys are
+/// expected in the same order for every row, so each costs one string comparison. A `nil` writes
+/// NULL (never skips the column). Errors are the `Codable` path's: they name the column.
 ///
 /// It holds the encoder `unowned(unsafe)`: a strong or checked-unowned reference costs a
-/// retain/release pair (or an unowned check) per column. The encoder owns the cached box that
-/// holds this container, so the container never outlives it.
-private struct RowContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+/// retain/release pair per column. A writer is only valid during the `write(to:)` it is passed to.
+public struct RowWriter {
     /// For the slow paths (a new key, an error). Even `unowned(unsafe)` costs a retain/release pair
     /// per use, so the hot path uses `state` instead.
     unowned(unsafe) let encoder: RowEncoder
     private let state: UnsafeMutablePointer<RowEncoder.State>
-    var codingPath: [any CodingKey] { [] }
 
-    init(encoder: RowEncoder) {
+    init(_ encoder: RowEncoder) {
         self.encoder = encoder
         state = encoder.state
     }
 
+    /// The `Encoder` for `encode(to:)`: the default `write(to:)` encodes through `Codable`.
+    public var codableEncoder: any Encoder { encoder }
+
     /// Stores the value of `key`: bound to its parameter when encoding into a statement, else put
     /// in its slot of `values`. Inlined at each call, so a literal `.integer(…)` binds with
     /// `sqlite3_bind_int64` directly.
-    @inline(__always) private func put(_ value: DatabaseValue, _ key: Key) throws {
-        let name = key.stringValue
-        let slot = RowEncoder.expectedSlot(state, name) ?? encoder.slowSlot(for: name)
+    @inline(__always) func put(_ value: DatabaseValue, _ key: String) throws {
+        let slot = RowEncoder.expectedSlot(state, key) ?? encoder.slowSlot(for: key)
         guard let handle = state.pointee.handle else {
             state.pointee.values[slot] = value
             return
         }
         guard slot < state.pointee.snapshot.keys.count else {
             // The statement has no parameter for a key earlier rows did not encode: `end` says so.
-            state.pointee.missedKey = name
+            state.pointee.missedKey = key
             return
         }
         let code = Statement.bind(value, at: Int32(slot + 1), handle)
         if code != SQLITE_OK { throw encoder.bindFailed(code) }
     }
 
-    private func outOfRange<T>(_ value: T, _ key: Key) -> MappingError {
+    private func outOfRange<T>(_ value: T, _ key: String) -> MappingError {
         MappingError(
-            model: encoder.modelName, column: encoder.columnName(key.stringValue),
-            message: "\(encoder.modelName).\(key.stringValue) = \(value) does not fit SQLite's INTEGER (Int64) in "
-                + "column \(encoder.columnName(key.stringValue))")
+            model: encoder.modelName, column: encoder.columnName(key),
+            message: "\(encoder.modelName).\(key) = \(value) does not fit SQLite's INTEGER (Int64) in "
+                + "column \(encoder.columnName(key))")
     }
 
-    mutating func encodeNil(forKey key: Key) throws { try put(.null, key) }
-    mutating func encode(_ value: Bool, forKey key: Key) throws {
-        try put(.integer(value ? 1 : 0), key)
-    }
-    mutating func encode(_ value: String, forKey key: Key) throws { try put(.text(value), key) }
-    mutating func encode(_ value: Double, forKey key: Key) throws {
+    public func writeNull(_ key: String) throws { try put(.null, key) }
+    public func write(_ value: Bool, _ key: String) throws { try put(.integer(value ? 1 : 0), key) }
+    public func write(_ value: String, _ key: String) throws { try put(.text(value), key) }
+    public func write(_ value: Double, _ key: String) throws {
         if value.isNaN {
             throw MappingError(
-                model: encoder.modelName, column: encoder.columnName(key.stringValue),
-                message:
-                    "\(encoder.modelName).\(key.stringValue) is NaN, which SQLite cannot store (it would become NULL)")
+                model: encoder.modelName, column: encoder.columnName(key),
+                message: "\(encoder.modelName).\(key) is NaN, which SQLite cannot store (it would become NULL)")
         }
         try put(.real(value), key)
     }
-    mutating func encode(_ value: Float, forKey key: Key) throws { try encode(Double(value), forKey: key) }
-    mutating func encode(_ value: Int, forKey key: Key) throws { try put(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { try put(.integer(Int64(value)), key) }
-    mutating func encode(_ value: Int16, forKey key: Key) throws {
-        try put(.integer(Int64(value)), key)
-    }
-    mutating func encode(_ value: Int32, forKey key: Key) throws {
-        try put(.integer(Int64(value)), key)
-    }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { try put(.integer(value), key) }
-    mutating func encode(_ value: UInt, forKey key: Key) throws {
+    public func write(_ value: Float, _ key: String) throws { try write(Double(value), key) }
+    public func write(_ value: Int, _ key: String) throws { try put(.integer(Int64(value)), key) }
+    public func write(_ value: Int8, _ key: String) throws { try put(.integer(Int64(value)), key) }
+    public func write(_ value: Int16, _ key: String) throws { try put(.integer(Int64(value)), key) }
+    public func write(_ value: Int32, _ key: String) throws { try put(.integer(Int64(value)), key) }
+    public func write(_ value: Int64, _ key: String) throws { try put(.integer(value), key) }
+    public func write(_ value: UInt, _ key: String) throws {
         guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
         try put(.integer(v), key)
     }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws {
-        try put(.integer(Int64(value)), key)
-    }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws {
-        try put(.integer(Int64(value)), key)
-    }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws {
-        try put(.integer(Int64(value)), key)
-    }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws {
+    public func write(_ value: UInt8, _ key: String) throws { try put(.integer(Int64(value)), key) }
+    public func write(_ value: UInt16, _ key: String) throws { try put(.integer(Int64(value)), key) }
+    public func write(_ value: UInt32, _ key: String) throws { try put(.integer(Int64(value)), key) }
+    public func write(_ value: UInt64, _ key: String) throws {
         guard let v = Int64(exactly: value) else { throw outOfRange(value, key) }
         try put(.integer(v), key)
     }
-    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        try put(try encoder.databaseValue(value, key: key.stringValue), key)
+    /// Any other `Encodable` value: dates, UUIDs, `Data`, enums, and `Codable` types stored as JSON
+    /// text, encoded as the `Codable` path encodes them.
+    public func write<T: Encodable>(_ value: T, _ key: String) throws {
+        try put(try encoder.databaseValue(value, key: key), key)
     }
 
-    // Synthesized `encode(to:)` calls `encodeIfPresent` for optionals, whose default skips `nil`
-    // entirely: the column would be missing from the layout learned from a first model with `nil`,
-    // and an insert would let a column DEFAULT replace the model's `nil`. A `nil` is a NULL column.
-    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    // Optionals: `nil` is a NULL column. (Synthesized `encode(to:)` calls `encodeIfPresent`, whose
+    // default skips `nil` entirely: the column would be missing from the layout learned from a first
+    // model with `nil`, and an insert would let a column DEFAULT replace the model's `nil`.)
+    public func write(_ value: Bool?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: String?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: Double?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: Float?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: Int?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: Int8?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: Int16?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: Int32?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: Int64?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: UInt?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: UInt8?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: UInt16?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: UInt32?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
-    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    public func write(_ value: UInt64?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
     }
+    public func write<T: Encodable>(_ value: T?, _ key: String) throws {
+        if let value { try write(value, key) } else { try writeNull(key) }
+    }
+}
+
+extension Model {
+    /// Encodes through `Codable`: the default when `@Table` did not generate this method.
+    public func write(to row: RowWriter) throws {
+        try encode(to: row.codableEncoder)
+    }
+}
+
+/// The keyed container a model encodes into when it encodes through `Codable`: every call
+/// forwards to a ``RowWriter``. The encoder owns the cached box that holds this container, so the
+/// container never outlives it.
+private struct RowContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let row: RowWriter
+    var encoder: RowEncoder { row.encoder }
+    var codingPath: [any CodingKey] { [] }
+
+    init(encoder: RowEncoder) {
+        row = RowWriter(encoder)
+    }
+
+    mutating func encodeNil(forKey key: Key) throws { try row.writeNull(key.stringValue) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: String, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { try row.write(value, key.stringValue) }
+
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws { try row.write(value, key.stringValue) }
+    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws { try row.write(value, key.stringValue) }
     mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+        try row.write(value, key.stringValue)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(

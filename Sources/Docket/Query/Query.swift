@@ -130,27 +130,14 @@ extension Model {
         let statement = try db.cachedStatement(sql)
         try statement.bind(arguments.map { $0.databaseValue })
         defer { statement.reset() }
-        let decoder = ModelDecoder(statement: statement, model: Self.self)
-        var models: [Self] = []
-        defer { decoder.finish() }
-        guard collectingKeys else {
-            while try statement.step() { models.append(try decoder.decodeRow(Self.self)) }
-            return (models, nil)
+        let rows = RowCursor(statement: statement, model: Self.self, collectingKeys: collectingKeys)
+        defer { rows.finish() }
+        do {
+            let models = try decodeRows(rows)
+            return (models, rows.keys)
+        } catch let error as DecodingError {
+            throw rows.decoder.explained(error)
         }
-        var keys: [Int64]? = []
-        var keyColumn: Int32?
-        while try statement.step() {
-            models.append(try decoder.decodeRow(Self.self))
-            if keys != nil {
-                if keyColumn == nil { keyColumn = statement.columnIndexByName[primaryKeyColumn] ?? -1 }
-                if let column = keyColumn, column >= 0, statement.columnType(column) == SQLITE_INTEGER {
-                    keys!.append(statement.int64(column))
-                } else {
-                    keys = nil
-                }
-            }
-        }
-        return (models, keys)
     }
 
     /// The key as bound in SQL, encoded with the model's strategies (UUID as text or blob).

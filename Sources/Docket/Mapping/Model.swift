@@ -55,7 +55,17 @@ extension Model {
 
     @inlinable public static func decodeRows(_ rows: RowCursor) throws -> [Self] {
         var models: [Self] = []
-        while try rows.next() { models.append(try Self(row: rows.reader)) }
+        guard rows.keepsSnapshot else {
+            while try rows.next() { models.append(try Self(row: rows.reader)) }
+            return models
+        }
+        var snapshot: [Self] = []
+        while try rows.next() {
+            let model = try Self(row: rows.reader)
+            snapshot.append(model)
+            models.append(model)
+        }
+        rows.keep(snapshot: snapshot)
         return models
     }
 

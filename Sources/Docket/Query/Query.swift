@@ -60,8 +60,8 @@ public struct Query<M: Model>: Sendable {
     /// The matching rows and, for a model with an integer key, each row's key read straight from
     /// its column (`nil` when the key is not an integer or a row's key column is not INTEGER): the
     /// unit of work's identity map then needs no generic key encoding per row.
-    func fetchAllWithKeys(_ db: Connection) throws -> (models: [M], keys: [Int64]?) {
-        try M.fetchAll(db, sql: sql, arguments, collectingKeys: M.ID.generated(rowID: 1) != nil)
+    func fetchAllWithKeys(_ db: Connection) throws -> (models: [M], keys: [Int64]?, snapshot: [M]?) {
+        try M.fetchAll(db, sql: sql, arguments, collectingKeys: M.ID.generated(rowID: 1) != nil, keepingSnapshot: true)
     }
 
     /// The first matching row, decoded, or `nil`.
@@ -120,21 +120,23 @@ extension Model {
     public static func fetchAll(
         _ db: Connection, sql: String, _ arguments: [any DatabaseValueConvertible] = []
     ) throws -> [Self] {
-        try fetchAll(db, sql: sql, arguments, collectingKeys: false).models
+        try fetchAll(db, sql: sql, arguments, collectingKeys: false, keepingSnapshot: false).models
     }
 
     static func fetchAll(
-        _ db: Connection, sql: String, _ arguments: [any DatabaseValueConvertible], collectingKeys: Bool
-    ) throws -> (models: [Self], keys: [Int64]?) {
+        _ db: Connection, sql: String, _ arguments: [any DatabaseValueConvertible], collectingKeys: Bool,
+        keepingSnapshot: Bool
+    ) throws -> (models: [Self], keys: [Int64]?, snapshot: [Self]?) {
         db.logger?.debug("\(sql)")
         let statement = try db.cachedStatement(sql)
         try statement.bind(arguments.map { $0.databaseValue })
         defer { statement.reset() }
-        let rows = RowCursor(statement: statement, model: Self.self, collectingKeys: collectingKeys)
+        let rows = RowCursor(
+            statement: statement, model: Self.self, collectingKeys: collectingKeys, keepingSnapshot: keepingSnapshot)
         defer { rows.finish() }
         do {
             let models = try decodeRows(rows)
-            return (models, rows.keys)
+            return (models, rows.keys, rows.snapshot as? [Self])
         } catch let error as DecodingError {
             throw rows.decoder.explained(error)
         }

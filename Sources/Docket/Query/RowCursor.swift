@@ -14,14 +14,26 @@ public final class RowCursor {
     /// The key's result column: -2 until looked up, -1 when the result has none.
     private var keyColumn: Int32 = -2
     private let keyColumnName: String
+    /// `true` when the unit of work loads these rows: ``Model/decodeRows(_:)`` then also keeps a
+    /// second copy of each row, as loaded, for dirty tracking.
+    ///
+    /// Sharing one array between the caller and the identity map would defer that copy to the
+    /// caller's first change, which then copies every row while its strings have long left the
+    /// cache (a cache miss per retain). Copying each row as it is decoded costs a fraction of that.
+    public let keepsSnapshot: Bool
+    private(set) var snapshot: Any?
 
-    init<M: Model>(statement: Statement, model: M.Type, collectingKeys: Bool) {
+    init<M: Model>(statement: Statement, model: M.Type, collectingKeys: Bool, keepingSnapshot: Bool = false) {
         self.statement = statement
         decoder = ModelDecoder(statement: statement, model: M.self)
         reader = RowReader(decoder)
         keys = collectingKeys ? [] : nil
         keyColumnName = M.primaryKeyColumn
+        keepsSnapshot = keepingSnapshot
     }
+
+    /// Hands over the rows as loaded (see ``keepsSnapshot``).
+    public func keep<M: Model>(snapshot rows: [M]) { snapshot = rows }
 
     /// Steps to the next row; `false` once there is none.
     public func next() throws -> Bool {

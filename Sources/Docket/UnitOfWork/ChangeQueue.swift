@@ -254,6 +254,8 @@ struct QueuedLink {
             isCommitted = true
             return
         }
+        var committed: [(model: M, key: DatabaseValue)] = []
+        defer { map?.committed(committed) }
         for row in models.indices where book.kind(row) == .update || book.kind(row) == .delete {
             let index = Int(dense[Int(book.position(row))])
             guard index >= 0 else { continue }
@@ -262,8 +264,8 @@ struct QueuedLink {
                 if let version = M.version, let newVersion = result.versions[index] {
                     models[row][keyPath: version] = newVersion
                 }
-                if let map, let key = try? M.encodeKey(models[row].id) {
-                    map.committed(models[row], key: key)
+                if map != nil, let key = try? M.encodeKey(models[row].id) {
+                    committed.append((models[row], key))
                 }
             case .delete:
                 if let map, let key = try? M.encodeKey(models[row].id) { map.remove(key) }

@@ -63,21 +63,24 @@ final class IdentityMap<M: Model> {
 
     /// ``register(_:refresh:key:)`` for rows whose integer keys were read while loading them. Into
     /// an empty map (the usual first load) the rows are taken as one array, without copying a
-    /// model at a time.
-    func register(_ models: [M], integerKeys keys: [Int64], refresh: Bool) -> [M] {
+    /// model at a time: `snapshot`, a copy of `models` made while decoding, else `models` itself
+    /// (shared until the caller changes it).
+    func register(_ models: [M], integerKeys keys: [Int64], snapshot: [M]? = nil, refresh: Bool) -> [M] {
         precondition(models.count == keys.count)
         if loaded.isEmpty, integerSlots.isEmpty, otherSlots.isEmpty {
-            integerSlots.reserveCapacity(keys.count)
+            // Built in a local: each access to a class's stored property is an exclusivity check.
+            var slots: [Int64: Int] = [:]
+            slots.reserveCapacity(keys.count)
             var unique = true
-            for (slot, key) in keys.enumerated() where integerSlots.updateValue(slot, forKey: key) != nil {
+            for (slot, key) in keys.enumerated() where slots.updateValue(slot, forKey: key) != nil {
                 unique = false
                 break
             }
             if unique {
-                loaded = models
+                integerSlots = slots
+                loaded = snapshot ?? models
                 return models
             }
-            integerSlots.removeAll(keepingCapacity: true)
         }
         return register(models, refresh: refresh) { .integer(keys[$0]) }
     }
@@ -104,12 +107,23 @@ final class IdentityMap<M: Model> {
         if updated.isEmpty { updatedValues.removeAll(keepingCapacity: true) }
     }
 
-    /// After a commit wrote `model`, it is what the database holds.
-    func committed(_ model: M, key: DatabaseValue) {
-        if let slot = slot(key) {
+    /// After a commit wrote them, these rows are what the database holds. One call for all of a
+    /// commit's rows: the arrays are taken out of the map, changed, and put back, so the loop pays
+    /// no exclusivity check or copy-on-write check per row.
+    func committed(_ models: [(model: M, key: DatabaseValue)]) {
+        var loaded = self.loaded
+        self.loaded = []
+        var updated = self.updated
+        self.updated = [:]
+        for (model, key) in models {
+            guard let slot = slot(key) else { continue }
             loaded[slot] = model
-            forgetUpdate(slot)
+            updated.removeValue(forKey: slot)
         }
+        self.loaded = loaded
+        self.updated = updated
+        // Values are dropped together, once no slot refers to them (a commit forgets them all).
+        if updated.isEmpty { updatedValues.removeAll(keepingCapacity: true) }
     }
 
     func remove(_ key: DatabaseValue) {

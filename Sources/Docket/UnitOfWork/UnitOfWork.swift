@@ -304,20 +304,21 @@ public final class UnitOfWork {
     /// The rows of a query, each through the identity map: a row already loaded comes back as the
     /// identity-map value (unless `refresh`).
     nonisolated(nonsending) public func fetch<M: Model>(_ query: Query<M>, refresh: Bool = false) async throws -> [M] {
-        let (loaded, keys) = try await database.read { try query.fetchAllWithKeys($0) }
-        return try registerAll(loaded, keys: keys, refresh: refresh)
+        let (loaded, keys, snapshot) = try await database.read { try query.fetchAllWithKeys($0) }
+        return try registerAll(loaded, keys: keys, snapshot: snapshot, refresh: refresh)
     }
 
     /// The blocking form of ``fetch(_:refresh:)-(Query<M>,_)``.
     public func fetch<M: Model>(_ query: Query<M>, refresh: Bool = false) throws -> [M] {
-        let (loaded, keys) = try database.read { try query.fetchAllWithKeys($0) }
-        return try registerAll(loaded, keys: keys, refresh: refresh)
+        let (loaded, keys, snapshot) = try database.read { try query.fetchAllWithKeys($0) }
+        return try registerAll(loaded, keys: keys, snapshot: snapshot, refresh: refresh)
     }
 
-    /// Registers loaded rows; `keys`, when given, are their integer keys as read from the key column.
-    private func registerAll<M: Model>(_ models: [M], keys: [Int64]?, refresh: Bool) throws -> [M] {
+    /// Registers loaded rows; `keys`, when given, are their integer keys as read from the key column,
+    /// and `snapshot` a copy of the rows made while decoding them.
+    private func registerAll<M: Model>(_ models: [M], keys: [Int64]?, snapshot: [M]?, refresh: Bool) throws -> [M] {
         let map = identityMap(for: M.self)
-        if let keys { return map.register(models, integerKeys: keys, refresh: refresh) }
+        if let keys { return map.register(models, integerKeys: keys, snapshot: snapshot, refresh: refresh) }
         return try map.register(models, refresh: refresh) { i in
             models[i].id.isUnset ? nil : try M.encodeKey(models[i].id)
         }

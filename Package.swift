@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import CompilerPluginSupport
 import PackageDescription
 
 let package = Package(
@@ -7,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "Docket", targets: ["Docket"]),
         .library(name: "DocketMigrations", targets: ["DocketMigrations"]),
+        .library(name: "DocketMacros", targets: ["DocketMacros"]),
         .executable(name: "docket-sample", targets: ["DocketSample"]),
         .executable(name: "docket", targets: ["DocketCLI"]),
         .executable(name: "bookstore", targets: ["Bookstore"]),
@@ -15,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swiftlang/swift-syntax.git", from: "603.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -38,6 +41,21 @@ let package = Package(
                 "CSQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        // `@Table`: generated column-by-column reading and writing for a model. In its own module,
+        // so only applications that use it build swift-syntax.
+        .macro(
+            name: "DocketMacrosPlugin",
+            dependencies: [
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+            ]
+        ),
+        .target(
+            name: "DocketMacros",
+            dependencies: ["Docket", "DocketMacrosPlugin"]
         ),
         .executableTarget(
             name: "DocketCLI",
@@ -72,6 +90,15 @@ let package = Package(
         .testTarget(
             name: "UnitOfWorkTests",
             dependencies: ["Docket"]
+        ),
+        .testTarget(
+            name: "MacroTests",
+            dependencies: [
+                "Docket",
+                "DocketMacros",
+                "DocketMacrosPlugin",
+                .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+            ]
         ),
         .executableTarget(
             name: "DocketCrashWorker",

@@ -29,6 +29,7 @@ let package = Package(
             dependencies: [
                 "CSQLiteBench",
                 .product(name: "Docket", package: docketIdentity),
+                .product(name: "DocketMacros", package: docketIdentity),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

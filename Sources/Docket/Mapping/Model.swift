@@ -87,18 +87,18 @@ public protocol PrimaryKeyValue: Codable, Hashable, Sendable {
 }
 
 extension PrimaryKeyValue {
-    public var isUnset: Bool { false }
-    public static func generated(rowID: Int64) -> Self? { nil }
-    public func keyValue(_ options: MappingOptions) -> DatabaseValue? { nil }
+    @inlinable public var isUnset: Bool { false }
+    @inlinable public static func generated(rowID: Int64) -> Self? { nil }
+    @inlinable public func keyValue(_ options: MappingOptions) -> DatabaseValue? { nil }
 }
 
 extension Int64: PrimaryKeyValue {
-    public static func generated(rowID: Int64) -> Int64? { rowID }
-    public func keyValue(_ options: MappingOptions) -> DatabaseValue? { .integer(self) }
+    @inlinable public static func generated(rowID: Int64) -> Int64? { rowID }
+    @inlinable public func keyValue(_ options: MappingOptions) -> DatabaseValue? { .integer(self) }
 }
 extension Int: PrimaryKeyValue {
-    public static func generated(rowID: Int64) -> Int? { Int(rowID) }
-    public func keyValue(_ options: MappingOptions) -> DatabaseValue? { .integer(Int64(self)) }
+    @inlinable public static func generated(rowID: Int64) -> Int? { Int(rowID) }
+    @inlinable public func keyValue(_ options: MappingOptions) -> DatabaseValue? { .integer(Int64(self)) }
 }
 extension UUID: PrimaryKeyValue {
     public func keyValue(_ options: MappingOptions) -> DatabaseValue? {
@@ -109,12 +109,16 @@ extension UUID: PrimaryKeyValue {
     }
 }
 extension String: PrimaryKeyValue {
-    public func keyValue(_ options: MappingOptions) -> DatabaseValue? { .text(self) }
+    @inlinable public func keyValue(_ options: MappingOptions) -> DatabaseValue? { .text(self) }
 }
 extension Optional: PrimaryKeyValue where Wrapped: PrimaryKeyValue {
-    public var isUnset: Bool { self == nil }
-    public static func generated(rowID: Int64) -> Wrapped?? { Wrapped.generated(rowID: rowID).map { .some($0) } }
-    public func keyValue(_ options: MappingOptions) -> DatabaseValue? {
+    // Inlinable, like the integer keys' members: the unit of work asks each queued row, and the
+    // generic (unspecialized) Optional code cost more than the rest of a row's bookkeeping.
+    @inlinable public var isUnset: Bool { self == nil }
+    @inlinable public static func generated(rowID: Int64) -> Wrapped?? {
+        Wrapped.generated(rowID: rowID).map { .some($0) }
+    }
+    @inlinable public func keyValue(_ options: MappingOptions) -> DatabaseValue? {
         switch self {
         case .none: .null
         case .some(let wrapped): wrapped.keyValue(options)

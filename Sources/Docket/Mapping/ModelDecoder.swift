@@ -396,7 +396,7 @@ public struct RowReader {
     public func read<T: Decodable>(_ key: String) throws -> T {
         let found = lookUp(key)
         if found.type == SQLITE_NULL, let optional = T.self as? any NullableColumn.Type {
-            return optional.null as! T
+            return optional.nullColumnValue as! T
         }
         return try decoder.decodeValue(T.self, key: key, column: found.column)
     }
@@ -404,11 +404,11 @@ public struct RowReader {
 
 /// `Optional`, seen without its wrapped type.
 protocol NullableColumn {
-    static var null: Self { get }
+    static var nullColumnValue: Self { get }
 }
 
 extension Optional: NullableColumn {
-    static var null: Self { nil }
+    static var nullColumnValue: Self { nil }
 }
 
 extension Model {

@@ -29,14 +29,16 @@ final class ModelEncoder<M: Model> {
         return try core.end()
     }
 
-    /// Encodes one model straight into `statement`, whose parameters are the layout's slots (as
-    /// after an earlier `encode`). Every parameter is cleared first, so a key the model skips is NULL.
-    /// Throws if the model encodes a key the statement has no parameter for.
-    func bind(_ model: M, to statement: Statement) throws {
+    /// Encodes row `row` of `models` straight into `statement`, whose parameters are the layout's
+    /// slots (as after an earlier `encode`). Every parameter is cleared first, so a key the model
+    /// skips is NULL. Throws if the model encodes a key the statement has no parameter for. The row
+    /// is written in place by `access`, compiled for the model type: generic code here would copy
+    /// the model and look up metadata for every row.
+    func bind(_ models: [M], row: Int, with access: RowAccess<M>, to statement: Statement) throws {
         statement.clearBindings()
         core.begin(target: statement)
         do {
-            try model.write(to: RowWriter(core))
+            try access.writeRow(models, row, RowWriter(core))
         } catch {
             _ = try? core.end()
             throw error

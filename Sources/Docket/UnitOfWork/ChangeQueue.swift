@@ -9,12 +9,6 @@ struct UpsertSpec: Sendable {
     let doNothing: Bool
 }
 
-/// A queued row of some model type, seen without its type: what links point at.
-struct ParentRow {
-    let queue: any AnyChangeQueue
-    let row: Int
-}
-
 /// A queued change queue seen without its model type.
 protocol AnyChangeQueue: AnyObject {
     var modelName: String { get }
@@ -45,10 +39,20 @@ enum ChangeQueueMark {
 }
 
 /// A link from a queued child row to the row whose generated key fills one of its columns.
-struct QueuedLink {
-    let row: Int
-    let spec: Int
-    let parent: ParentRow
+/// Four integers, no reference: queueing 100k linked rows retains nothing per row.
+@usableFromInline struct QueuedLink {
+    @usableFromInline let row: Int32
+    @usableFromInline let spec: Int32
+    /// The parent's queue, as an index into the child queue's `parentQueues`.
+    @usableFromInline let parentQueue: Int32
+    @usableFromInline let parentRow: Int32
+
+    @inlinable init(row: Int32, spec: Int32, parentQueue: Int32, parentRow: Int32) {
+        self.row = row
+        self.spec = spec
+        self.parentQueue = parentQueue
+        self.parentRow = parentRow
+    }
 }
 
 /// How to fill one linked property: its coding key (found once per key path) and its setter.
@@ -81,7 +85,13 @@ struct QueuedLink {
 @usableFromInline final class ChangeQueue<M: Model>: AnyChangeQueue {
     @usableFromInline var models: [M] = []
     @usableFromInline var book = RowBook()
-    var links: [QueuedLink] = []
+    @usableFromInline var links: [QueuedLink] = []
+    /// The queues that `links` point into (each an `AnyChangeQueue`; stored as `AnyObject` so
+    /// that inlinable queueing code can append to it).
+    @usableFromInline var parentQueues: [AnyObject] = []
+
+    /// `parentQueues` as change queues: cast once per commit, not per link.
+    private var parentChangeQueues: [any AnyChangeQueue] { parentQueues.map { $0 as! any AnyChangeQueue } }
     @usableFromInline var linkSpecs: [LinkSpec<M>] = []
     var upserts: [Int: UpsertSpec] = [:]
     /// The row of each queued update, by encoded key: updating a row twice queues one update.
@@ -89,9 +99,9 @@ struct QueuedLink {
     @usableFromInline private(set) var isCommitted = false
     @usableFromInline var liveCount = 0
 
-    let keys: KeyAccess<M>
+    let keys: RowAccess<M>
 
-    @usableFromInline init(keys: KeyAccess<M>) {
+    @usableFromInline init(keys: RowAccess<M>) {
         self.keys = keys
     }
 
@@ -139,8 +149,20 @@ struct QueuedLink {
     func position(row: Int) -> Int32 { book.position(row) }
 
     /// Links `row`'s property `spec` to the generated key of `parentRow` of `parent`.
-    @usableFromInline func addLink<P: Model>(row: Int, spec: Int, to parent: ChangeQueue<P>, parentRow: Int) {
-        links.append(QueuedLink(row: row, spec: spec, parent: ParentRow(queue: parent, row: parentRow)))
+    @inlinable func addLink<P: Model>(row: Int, spec: Int, to parent: ChangeQueue<P>, parentRow: Int) {
+        let queue: Int
+        if let last = parentQueues.last, last === parent {
+            queue = parentQueues.count - 1
+        } else if let known = parentQueues.firstIndex(where: { $0 === parent }) {
+            queue = known
+        } else {
+            parentQueues.append(parent)
+            queue = parentQueues.count - 1
+        }
+        links.append(
+            QueuedLink(
+                row: Int32(truncatingIfNeeded: row), spec: Int32(truncatingIfNeeded: spec),
+                parentQueue: Int32(truncatingIfNeeded: queue), parentRow: Int32(truncatingIfNeeded: parentRow)))
     }
 
     func markLive(in dense: inout [Int32], skipping skipped: Set<Int>) {
@@ -179,9 +201,9 @@ struct QueuedLink {
     }
 
     func checkpoint() -> () -> Void {
-        let saved = (models, book, links, upserts, updateRows, liveCount)
+        let saved = (models, book, links, parentQueues, upserts, updateRows, liveCount)
         return { [self] in
-            (models, book, links, upserts, updateRows, liveCount) = saved
+            (models, book, links, parentQueues, upserts, updateRows, liveCount) = saved
         }
     }
 
@@ -198,16 +220,17 @@ struct QueuedLink {
         sortLinks()
         var book = self.book
         for row in noops { book.setKind(.dropped, row: row) }
-        for link in links where book.kind(link.row) != .dropped {
-            if case let parentIndex = dense[Int(link.parent.queue.position(row: link.parent.row))], parentIndex >= 0 {
-                resolvedLinks.append(.init(row: link.row, spec: link.spec, parent: Int(parentIndex)))
-            } else if link.parent.queue.isCommitted, let key = link.parent.queue.integerKey(row: link.parent.row) {
+        let parentQueues = parentChangeQueues
+        for link in links where book.kind(Int(link.row)) != .dropped {
+            let (row, parent, parentRow) = (Int(link.row), parentQueues[Int(link.parentQueue)], Int(link.parentRow))
+            if case let parentIndex = dense[Int(parent.position(row: parentRow))], parentIndex >= 0 {
+                resolvedLinks.append(.init(row: row, spec: Int(link.spec), parent: Int(parentIndex)))
+            } else if parent.isCommitted, let key = parent.integerKey(row: parentRow) {
                 // Committed since this child was queued (by another commit): its key is known now.
-                linkSpecs[link.spec].set(&models[link.row], key)
+                linkSpecs[Int(link.spec)].set(&models[row], key)
             } else {
                 throw UnitOfWorkError.missingParent(
-                    change: "\(modelName) #\(dense[Int(book.position(link.row))] + 1)",
-                    parent: link.parent.queue.modelName)
+                    change: "\(modelName) #\(dense[Int(book.position(row))] + 1)", parent: parent.modelName)
             }
         }
         if let map {
@@ -225,14 +248,16 @@ struct QueuedLink {
         return ModelBatch<M>(
             models: models, book: book, indexes: book.changeIndexes(dense), links: resolvedLinks,
             linkKeys: linkKeys, snapshots: snapshots, encodedUpdates: encodedUpdates, upserts: upserts,
-            versionKey: versionKey, keyAccess: keys)
+            versionKey: versionKey, access: keys)
     }
 
     func apply(_ result: FlushResult, dense: ChangeIndexMap, identity: AnyObject?) {
         let map = identity as? IdentityMap<M>
         sortLinks()
         var linkIndex = 0
-        let (book, links, linkSpecs, keys) = (self.book, self.links, self.linkSpecs, self.keys)
+        let (book, links, linkSpecs, parentQueues, keys) = (
+            self.book, self.links, self.linkSpecs.map(\.set), parentChangeQueues, self.keys
+        )
         // Keys first, in one pass over the models' storage (no access check or uniqueness check per row).
         models.withUnsafeMutableBufferPointer { models in
             for row in models.indices where book.kind(row) == .insert || book.kind(row) == .upsert {
@@ -242,9 +267,10 @@ struct QueuedLink {
                 while linkIndex < links.count, links[linkIndex].row < row { linkIndex += 1 }
                 while linkIndex < links.count, links[linkIndex].row == row {
                     let link = links[linkIndex]
-                    let parent = Int(dense[Int(link.parent.queue.position(row: link.parent.row))])
+                    let position = parentQueues[Int(link.parentQueue)].position(row: Int(link.parentRow))
+                    let parent = Int(dense[Int(position)])
                     if parent >= 0, let key = result.key(parent) {
-                        linkSpecs[link.spec].set(&models[row], key)
+                        linkSpecs[Int(link.spec)](&models[row], key)
                     }
                     linkIndex += 1
                 }

@@ -49,7 +49,7 @@ struct ModelBatch<M: Model>: FlushBatch {
     let encodedUpdates: [Int: EncodedUpdate]
     let upserts: [Int: UpsertSpec]
     let versionKey: String?
-    let keyAccess: KeyAccess<M>
+    let access: RowAccess<M>
 
     var table: String { M.tableName }
 
@@ -177,7 +177,7 @@ struct ModelBatch<M: Model>: FlushBatch {
         var linkCursor = 0
         for row in models.indices where book.kind(row) != .dropped {
             do {
-                try encoder.bind(models[row], to: statement)
+                try encoder.bind(models, row: row, with: access, to: statement)
                 while linkCursor < links.count, links[linkCursor].row < row { linkCursor += 1 }
                 while linkCursor < links.count, links[linkCursor].row == row {
                     let link = links[linkCursor]
@@ -207,7 +207,7 @@ struct ModelBatch<M: Model>: FlushBatch {
                 throw FlushExecutor.explained(error, change: change, on: db)
             }
             let index = Int(indexes[row])
-            if let key = keyAccess.integerKey(models[row]) {
+            if let key = access.integerKeyAt(models, row) {
                 result.setKey(key, at: index)
             } else if generates {
                 result.setKey(db.lastInsertRowID, at: index)

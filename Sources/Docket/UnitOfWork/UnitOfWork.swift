@@ -51,11 +51,11 @@ public final class UnitOfWork {
         if let lastQueue, lastQueue.type == ObjectIdentifier(M.self) {
             return unsafeDowncast(lastQueue.queue, to: ChangeQueue<M>.self)
         }
-        return makeQueue(keys: KeyAccess<M>())
+        return makeQueue(keys: RowAccess<M>())
     }
 
     /// The queue of a model type other than the last one used, created on first use.
-    @usableFromInline func makeQueue<M: Model>(keys: KeyAccess<M>) -> ChangeQueue<M> {
+    @usableFromInline func makeQueue<M: Model>(keys: RowAccess<M>) -> ChangeQueue<M> {
         let queue: ChangeQueue<M>
         if let known = queueByType[ObjectIdentifier(M.self)] as? ChangeQueue<M> {
             queue = known

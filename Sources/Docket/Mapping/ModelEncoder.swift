@@ -29,6 +29,14 @@ final class ModelEncoder<M: Model> {
         return try core.end()
     }
 
+    /// ``encode(_:)`` for row `row` of `models`, written in place by `access` (compiled for the
+    /// model type): no copy of the model, no metadata look-up.
+    func encode(_ models: [M], row: Int, with access: RowAccess<M>) throws -> [DatabaseValue] {
+        core.begin(target: nil)
+        try access.writeRow(models, row, RowWriter(core))
+        return try core.end()
+    }
+
     /// Encodes row `row` of `models` straight into `statement`, whose parameters are the layout's
     /// slots (as after an earlier `encode`). Every parameter is cleared first, so a key the model
     /// skips is NULL. Throws if the model encodes a key the statement has no parameter for. The row

@@ -188,13 +188,13 @@ enum ChangeQueueMark {
         let encoder = ModelEncoder<M>()
         var noops: Set<Int> = []
         for row in 0..<book.count where book.kind(row) == .update {
-            guard let key = try? M.encodeKey(models[row].id), let loaded = map.loaded(key) else { continue }
-            let before = try encoder.encode(loaded)
-            let after = try encoder.encode(models[row])
+            guard let key = try? M.encodeKey(models[row].id), let slot = map.slot(key) else { continue }
+            let before = try encoder.encode(map.loaded, row: slot, with: keys)
+            let after = try encoder.encode(models, row: row, with: keys)
             if after == before {
                 noops.insert(row)
             } else {
-                encodedUpdates[row] = EncodedUpdate(values: after, snapshot: before)
+                encodedUpdates[row] = EncodedUpdate(values: after, snapshot: before, slot: slot)
             }
         }
         return noops
@@ -280,7 +280,7 @@ enum ChangeQueueMark {
             isCommitted = true
             return
         }
-        var committed: [(model: M, key: DatabaseValue)] = []
+        var committed: [(model: M, slot: Int)] = []
         defer { map?.committed(committed) }
         for row in models.indices where book.kind(row) == .update || book.kind(row) == .delete {
             let index = Int(dense[Int(book.position(row))])
@@ -290,8 +290,9 @@ enum ChangeQueueMark {
                 if let version = M.version, let newVersion = result.versions[index] {
                     models[row][keyPath: version] = newVersion
                 }
-                if map != nil, let key = try? M.encodeKey(models[row].id) {
-                    committed.append((models[row], key))
+                if let map, let slot = encodedUpdates[row]?.slot ?? (try? M.encodeKey(models[row].id)).flatMap(map.slot)
+                {
+                    committed.append((models[row], slot))
                 }
             case .delete:
                 if let map, let key = try? M.encodeKey(models[row].id) { map.remove(key) }

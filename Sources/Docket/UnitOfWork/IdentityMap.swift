@@ -1,41 +1,38 @@
 /// The rows of one model type that a unit of work loaded, by encoded primary key.
 ///
 /// Rows are kept as loaded — what the database holds, the snapshot dirty tracking compares with,
-/// encoded only for rows that are updated — in one array, with the value last passed to `update`
-/// in a second array for the few rows that have one. Integer keys (the common case) index a
-/// `[Int64: Int]`, which hashes faster than `DatabaseValue`; loading 100k rows appends to arrays
-/// instead of copying each model into a dictionary entry. The dictionaries map to integers only:
-/// they are then not generic, and run as fast code compiled once rather than through the model
-/// type's metadata.
+/// encoded only for rows that are updated — in one array. The value last passed to `update` is not
+/// kept here: it is the queued update, which the unit of work's queue finds by key. Integer keys
+/// (the common case) index a `[Int64: Int]`, which hashes faster than `DatabaseValue`; loading 100k
+/// rows appends to arrays instead of copying each model into a dictionary entry. The dictionaries
+/// map to integers only: they are then not generic, and run as fast code compiled once rather than
+/// through the model type's metadata.
 final class IdentityMap<M: Model> {
     private(set) var loaded: [M] = []
-    /// Index in `updatedValues` of each slot's value passed to `update`.
-    private var updated: [Int: Int] = [:]
-    private var updatedValues: [M] = []
     private var integerSlots: [Int64: Int] = [:]
     private var otherSlots: [DatabaseValue: Int] = [:]
 
-    private func slot(_ key: DatabaseValue) -> Int? {
+    /// Where the row with `key` is in `loaded`.
+    func slot(_ key: DatabaseValue) -> Int? {
         if case .integer(let n) = key { return integerSlots[n] }
         return otherSlots[key]
     }
 
-    /// The value loading the row again returns: the last one passed to `update`, else as loaded.
-    func current(_ key: DatabaseValue) -> M? {
+    /// The value loading the row again returns: its update queued in `queued`, else as loaded.
+    func current(_ key: DatabaseValue, queued: ChangeQueue<M>?) -> M? {
         guard let slot = slot(key) else { return nil }
-        if let i = updated[slot] { return updatedValues[i] }
+        if let queued, let row = queued.updateRows[key] { return queued.models[row] }
         return loaded[slot]
     }
 
     /// The row as loaded (the database's version of it).
     func loaded(_ key: DatabaseValue) -> M? { slot(key).map { loaded[$0] } }
 
-    /// Remembers a loaded row; with `replace`, forgets what was known of it before.
+    /// Remembers a loaded row; with `replace`, replaces what was known of it before.
     func insert(_ model: M, key: DatabaseValue, replace: Bool) {
         if let slot = slot(key) {
             guard replace else { return }
             loaded[slot] = model
-            forgetUpdate(slot)
             return
         }
         if case .integer(let n) = key { integerSlots[n] = loaded.count } else { otherSlots[key] = loaded.count }
@@ -44,19 +41,23 @@ final class IdentityMap<M: Model> {
 
     /// Registers a loaded row: returns the identity-map value when the row is known already
     /// (unless `refresh`, which replaces it), else remembers and returns `model`.
-    func register(_ model: M, key: DatabaseValue, refresh: Bool) -> M {
-        if !refresh, let existing = current(key) { return existing }
+    func register(_ model: M, key: DatabaseValue, refresh: Bool, queued: ChangeQueue<M>?) -> M {
+        if !refresh, let existing = current(key, queued: queued) { return existing }
         insert(model, key: key, replace: refresh)
         return model
     }
 
     /// Registers rows loaded together, each under `key(i)` (`nil`: a row with no key, left out),
     /// and returns what `register` gives for each.
-    func register(_ models: [M], refresh: Bool, key: (Int) throws -> DatabaseValue?) rethrows -> [M] {
+    func register(
+        _ models: [M], refresh: Bool, queued: ChangeQueue<M>?, key: (Int) throws -> DatabaseValue?
+    ) rethrows -> [M] {
         reserveCapacity(models.count)
         var result = models
         for i in models.indices {
-            if let key = try key(i) { result[i] = register(models[i], key: key, refresh: refresh) }
+            if let key = try key(i) {
+                result[i] = register(models[i], key: key, refresh: refresh, queued: queued)
+            }
         }
         return result
     }
@@ -65,7 +66,9 @@ final class IdentityMap<M: Model> {
     /// an empty map (the usual first load) the rows are taken as one array, without copying a
     /// model at a time: `snapshot`, a copy of `models` made while decoding, else `models` itself
     /// (shared until the caller changes it).
-    func register(_ models: [M], integerKeys keys: [Int64], snapshot: [M]? = nil, refresh: Bool) -> [M] {
+    func register(
+        _ models: [M], integerKeys keys: [Int64], snapshot: [M]? = nil, refresh: Bool, queued: ChangeQueue<M>?
+    ) -> [M] {
         precondition(models.count == keys.count)
         if loaded.isEmpty, integerSlots.isEmpty, otherSlots.isEmpty {
             // Built in a local: each access to a class's stored property is an exclusivity check.
@@ -82,7 +85,7 @@ final class IdentityMap<M: Model> {
                 return models
             }
         }
-        return register(models, refresh: refresh) { .integer(keys[$0]) }
+        return register(models, refresh: refresh, queued: queued) { .integer(keys[$0]) }
     }
 
     func reserveCapacity(_ extra: Int) {
@@ -90,40 +93,14 @@ final class IdentityMap<M: Model> {
         integerSlots.reserveCapacity(integerSlots.count + extra)
     }
 
-    /// Records the value passed to `update` for a loaded row.
-    func setCurrent(_ model: M, key: DatabaseValue) {
-        guard let slot = slot(key) else { return }
-        if let i = updated[slot] {
-            updatedValues[i] = model
-        } else {
-            updated[slot] = updatedValues.count
-            updatedValues.append(model)
-        }
-    }
-
-    private func forgetUpdate(_ slot: Int) {
-        guard updated.removeValue(forKey: slot) != nil else { return }
-        // Values are dropped together, once no slot refers to them (a commit forgets them all).
-        if updated.isEmpty { updatedValues.removeAll(keepingCapacity: true) }
-    }
-
-    /// After a commit wrote them, these rows are what the database holds. One call for all of a
-    /// commit's rows: the arrays are taken out of the map, changed, and put back, so the loop pays
-    /// no exclusivity check or copy-on-write check per row.
-    func committed(_ models: [(model: M, key: DatabaseValue)]) {
+    /// After a commit wrote them, these rows (by slot) are what the database holds. One call for
+    /// all of a commit's rows: the array is taken out of the map, changed, and put back, so the
+    /// loop pays no exclusivity check or copy-on-write check per row.
+    func committed(_ models: [(model: M, slot: Int)]) {
         var loaded = self.loaded
         self.loaded = []
-        var updated = self.updated
-        self.updated = [:]
-        for (model, key) in models {
-            guard let slot = slot(key) else { continue }
-            loaded[slot] = model
-            updated.removeValue(forKey: slot)
-        }
+        for (model, slot) in models { loaded[slot] = model }
         self.loaded = loaded
-        self.updated = updated
-        // Values are dropped together, once no slot refers to them (a commit forgets them all).
-        if updated.isEmpty { updatedValues.removeAll(keepingCapacity: true) }
     }
 
     func remove(_ key: DatabaseValue) {
@@ -137,8 +114,6 @@ final class IdentityMap<M: Model> {
     func copy() -> IdentityMap<M> {
         let copy = IdentityMap<M>()
         copy.loaded = loaded
-        copy.updated = updated
-        copy.updatedValues = updatedValues
         copy.integerSlots = integerSlots
         copy.otherSlots = otherSlots
         return copy

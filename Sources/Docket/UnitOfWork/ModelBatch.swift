@@ -31,6 +31,8 @@ protocol FlushBatch: Sendable {
 struct EncodedUpdate: Sendable {
     let values: [DatabaseValue]
     let snapshot: [DatabaseValue]
+    /// The row's slot in the identity map, for writing it back after the commit.
+    let slot: Int
 }
 
 struct ModelBatch<M: Model>: FlushBatch {

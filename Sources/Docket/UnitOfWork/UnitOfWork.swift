@@ -78,6 +78,12 @@ public final class UnitOfWork {
         queue === queueByType[type]
     }
 
+    /// This unit of work's queue for `M`, if it queued anything of that type: where a loaded row's
+    /// queued update (its current value) is.
+    private func queued<M: Model>(_ type: M.Type) -> ChangeQueue<M>? {
+        queueByType[ObjectIdentifier(M.self)] as? ChangeQueue<M>
+    }
+
     private func identityMap<M: Model>(for type: M.Type) -> IdentityMap<M> {
         if let map = identityMaps[ObjectIdentifier(M.self)] as? IdentityMap<M> { return map }
         let map = IdentityMap<M>()
@@ -186,7 +192,6 @@ public final class UnitOfWork {
     /// the same row again replaces the queued update.
     public func update<M: Model>(_ model: M) {
         let key = model.id.isUnset ? nil : try? M.encodeKey(model.id)
-        if let key { identityMap(for: M.self).setCurrent(model, key: key) }
         let queue = queue(for: M.self)
         if let key, let row = queue.updateRows[key] {
             queue.models[row] = model
@@ -287,18 +292,18 @@ public final class UnitOfWork {
     {
         let key = try M.encodeKey(id)
         let map = identityMap(for: M.self)
-        if !refresh, let current = map.current(key) { return current }
+        if !refresh, let current = map.current(key, queued: queued(M.self)) { return current }
         guard let loaded = try await database.read({ try M.find(id, in: $0) }) else { return nil }
-        return map.register(loaded, key: key, refresh: refresh)
+        return map.register(loaded, key: key, refresh: refresh, queued: queued(M.self))
     }
 
     /// The blocking form of ``find(_:id:refresh:)-(M.Type,_,_)``, for thread-based code.
     public func find<M: Model>(_ type: M.Type, id: M.ID, refresh: Bool = false) throws -> M? {
         let key = try M.encodeKey(id)
         let map = identityMap(for: M.self)
-        if !refresh, let current = map.current(key) { return current }
+        if !refresh, let current = map.current(key, queued: queued(M.self)) { return current }
         guard let loaded = try database.read({ try M.find(id, in: $0) }) else { return nil }
-        return map.register(loaded, key: key, refresh: refresh)
+        return map.register(loaded, key: key, refresh: refresh, queued: queued(M.self))
     }
 
     /// The rows of a query, each through the identity map: a row already loaded comes back as the
@@ -318,8 +323,11 @@ public final class UnitOfWork {
     /// and `snapshot` a copy of the rows made while decoding them.
     private func registerAll<M: Model>(_ models: [M], keys: [Int64]?, snapshot: [M]?, refresh: Bool) throws -> [M] {
         let map = identityMap(for: M.self)
-        if let keys { return map.register(models, integerKeys: keys, snapshot: snapshot, refresh: refresh) }
-        return try map.register(models, refresh: refresh) { i in
+        let queued = queued(M.self)
+        if let keys {
+            return map.register(models, integerKeys: keys, snapshot: snapshot, refresh: refresh, queued: queued)
+        }
+        return try map.register(models, refresh: refresh, queued: queued) { i in
             models[i].id.isUnset ? nil : try M.encodeKey(models[i].id)
         }
     }

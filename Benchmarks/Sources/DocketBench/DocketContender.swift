@@ -21,6 +21,39 @@ struct Book: Model {
     static let columnNaming = ColumnNaming.snakeCase
 }
 
+/// The benchmark's author and book, whichever way they are mapped.
+protocol BenchAuthor: Model where ID == Int64? {
+    init(id: Int64?, name: String)
+}
+
+protocol BenchBook: Model where ID == Int64? {
+    init(id: Int64?, authorID: Int64, title: String, price: Double, pages: Int)
+    var authorID: Int64 { get set }
+    var title: String { get }
+    var price: Double { get }
+    var pages: Int { get set }
+}
+
+extension Author: BenchAuthor {}
+extension Book: BenchBook {}
+
+/// `Author` and `Book` without `@Table`: the `Codable` path, for the "Codable" variant rows.
+struct CodableAuthor: BenchAuthor {
+    var id: Int64?
+    var name: String
+    static let tableName = "authors"
+}
+
+struct CodableBook: BenchBook {
+    var id: Int64?
+    var authorID: Int64
+    var title: String
+    var price: Double
+    var pages: Int
+    static let tableName = "books"
+    static let columnNaming = ColumnNaming.snakeCase
+}
+
 @Table
 struct Counter: Model {
     var id: Int64?
@@ -44,49 +77,24 @@ enum DocketContender {
         case .w1:
             try RawDB.buildFixture(path: path, authors: false, books: 0)
             let db = try Database(path: path, configuration: configuration)
-            let authors = (0..<Dataset.authorCount).map { Author(id: nil, name: Dataset.authorName($0)) }
-            let books = (0..<Dataset.bookCount).map {
-                Book(
-                    id: nil, authorID: 0, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0)
-                )
-            }
-            let (_, elapsed) = try await timed {
-                let uow = UnitOfWork(database: db)
-                var handles: [Inserted<Author>] = []
-                handles.reserveCapacity(authors.count)
-                for author in authors { handles.append(uow.insert(author)) }
-                for (j, book) in books.enumerated() {
-                    uow.insert(book, linking: \.authorID, to: handles[Dataset.authorIndex(j)])
-                }
-                try await uow.commit()
-                try check(handles.allSatisfy { $0.id != nil }, "W1: an author handle has no generated key")
-            }
-            outcome.operations = authors.count + books.count
-            outcome.seconds = elapsed
+            outcome.seconds =
+                variant == "Codable"
+                ? try await w1(db, CodableAuthor.self, \CodableBook.authorID)
+                : try await w1(db, Author.self, \Book.authorID)
+            outcome.operations = Dataset.authorCount + Dataset.bookCount
             db.close()
         case .w2:
             try RawDB.buildFixture(path: path, authors: true, books: Dataset.bookCount)
             let db = try Database(path: path, configuration: configuration)
-            let (books, elapsed) = try await timed { try await db.read { try Book.all().fetchAll($0) } }
-            outcome.operations = books.count
-            outcome.seconds = elapsed
+            outcome.seconds = variant == "Codable" ? try await w2(db, CodableBook.self) : try await w2(db, Book.self)
+            outcome.operations = Dataset.bookCount
             outcome.peakKiB = peakResidentKiB()
-            try verifyDecoded(books.map { ($0.authorID, $0.title, $0.price, $0.pages) })
             db.close()
         case .w3:
             try RawDB.buildFixture(path: path, authors: true, books: Dataset.bookCount)
             let db = try Database(path: path, configuration: configuration)
-            let (_, elapsed) = try await timed {
-                let uow = UnitOfWork(database: db)
-                var books = try await uow.fetch(Book.all())
-                for j in stride(from: 0, to: books.count, by: 10) {
-                    books[j].pages += 1
-                    uow.update(books[j])
-                }
-                try await uow.commit()
-            }
+            outcome.seconds = variant == "Codable" ? try await w3(db, CodableBook.self) : try await w3(db, Book.self)
             outcome.operations = Dataset.bookCount
-            outcome.seconds = elapsed
             db.close()
         case .w4:
             try RawDB.buildFixture(path: path, authors: false, books: 0)
@@ -176,6 +184,51 @@ enum DocketContender {
         }
         if outcome.peakKiB == 0 { outcome.peakKiB = peakResidentKiB() }
         return outcome
+    }
+
+    /// W1: 10k authors, then 100k books linked to them, in one commit.
+    /// `authorID` is the stored property's own key path: one through the protocol requirement
+    /// would be a computed key path, slower to apply than the property itself.
+    static func w1<A: BenchAuthor, B: BenchBook>(
+        _ db: Database, _: A.Type, _ authorID: WritableKeyPath<B, Int64>
+    ) async throws -> Double {
+        let authors = (0..<Dataset.authorCount).map { A(id: nil, name: Dataset.authorName($0)) }
+        let books = (0..<Dataset.bookCount).map {
+            B(id: nil, authorID: 0, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0))
+        }
+        let (_, elapsed) = try await timed {
+            let uow = UnitOfWork(database: db)
+            var handles: [Inserted<A>] = []
+            handles.reserveCapacity(authors.count)
+            for author in authors { handles.append(uow.insert(author)) }
+            for (j, book) in books.enumerated() {
+                uow.insert(book, linking: authorID, to: handles[Dataset.authorIndex(j)])
+            }
+            try await uow.commit()
+            try check(handles.allSatisfy { $0.id != nil }, "W1: an author handle has no generated key")
+        }
+        return elapsed
+    }
+
+    /// W2: fetch and decode 100k books.
+    static func w2<B: BenchBook>(_ db: Database, _: B.Type) async throws -> Double {
+        let (books, elapsed) = try await timed { try await db.read { try B.all().fetchAll($0) } }
+        try verifyDecoded(books.map { ($0.authorID, $0.title, $0.price, $0.pages) })
+        return elapsed
+    }
+
+    /// W3: load 100k books through a unit of work, change 10% of them, commit.
+    static func w3<B: BenchBook>(_ db: Database, _: B.Type) async throws -> Double {
+        let (_, elapsed) = try await timed {
+            let uow = UnitOfWork(database: db)
+            var books = try await uow.fetch(B.all())
+            for j in stride(from: 0, to: books.count, by: 10) {
+                books[j].pages += 1
+                uow.update(books[j])
+            }
+            try await uow.commit()
+        }
+        return elapsed
     }
 
     /// Optimistic concurrency: load the counter, bump it, commit; a stale write (another task

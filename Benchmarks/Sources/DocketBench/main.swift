@@ -150,6 +150,8 @@ func matrix(_ workloads: Set<Workload>) -> [Job] {
     for contender in ["raw", "docket", "grdb"] { jobs.append(Job(workload: .base, contender: contender)) }
     for w in [Workload.w1, .w2, .w3] {
         for contender in ["raw", "docket", "grdb"] { jobs.append(Job(workload: w, contender: contender)) }
+        // The same models without `@Table`: what the macro buys.
+        jobs.append(Job(workload: w, contender: "docket", variant: "Codable"))
     }
     for sync in [Sync.normal, .full] {
         jobs.append(Job(workload: .w4, contender: "raw", variant: sync.rawValue, sync: sync))

@@ -3,13 +3,14 @@
 /// Rows are kept as loaded — what the database holds, the snapshot dirty tracking compares with,
 /// encoded only for rows that are updated — in one array. The value last passed to `update` is not
 /// kept here: it is the queued update, which the unit of work's queue finds by key. Integer keys
-/// (the common case) index a `[Int64: Int]`, which hashes faster than `DatabaseValue`; loading 100k
-/// rows appends to arrays instead of copying each model into a dictionary entry. The dictionaries
-/// map to integers only: they are then not generic, and run as fast code compiled once rather than
-/// through the model type's metadata.
+/// (the common case) go through ``IntegerSlots`` — an array when they are dense, a `[Int64: Int]`
+/// otherwise — which is faster than hashing `DatabaseValue`s; loading 100k rows appends to arrays
+/// instead of copying each model into a dictionary entry. The slot tables map to integers only:
+/// they are then not generic, and run as fast code compiled once rather than through the model
+/// type's metadata.
 final class IdentityMap<M: Model> {
     private(set) var loaded: [M] = []
-    private var integerSlots: [Int64: Int] = [:]
+    private var integerSlots = IntegerSlots()
     private var otherSlots: [DatabaseValue: Int] = [:]
 
     /// Where the row with `key` is in `loaded`.
@@ -35,7 +36,11 @@ final class IdentityMap<M: Model> {
             loaded[slot] = model
             return
         }
-        if case .integer(let n) = key { integerSlots[n] = loaded.count } else { otherSlots[key] = loaded.count }
+        if case .integer(let n) = key {
+            integerSlots.set(loaded.count, for: n)
+        } else {
+            otherSlots[key] = loaded.count
+        }
         loaded.append(model)
     }
 
@@ -71,15 +76,8 @@ final class IdentityMap<M: Model> {
     ) -> [M] {
         precondition(models.count == keys.count)
         if loaded.isEmpty, integerSlots.isEmpty, otherSlots.isEmpty {
-            // Built in a local: each access to a class's stored property is an exclusivity check.
-            var slots: [Int64: Int] = [:]
-            slots.reserveCapacity(keys.count)
-            var unique = true
-            for (slot, key) in keys.enumerated() where slots.updateValue(slot, forKey: key) != nil {
-                unique = false
-                break
-            }
-            if unique {
+            // Keys that repeat (a query that returns a row twice) take the row-by-row path.
+            if let slots = IntegerSlots(loading: keys) {
                 integerSlots = slots
                 loaded = snapshot ?? models
                 return models
@@ -90,7 +88,6 @@ final class IdentityMap<M: Model> {
 
     func reserveCapacity(_ extra: Int) {
         loaded.reserveCapacity(loaded.count + extra)
-        integerSlots.reserveCapacity(integerSlots.count + extra)
     }
 
     /// After a commit wrote them, these rows (by slot) are what the database holds. One call for
@@ -105,7 +102,7 @@ final class IdentityMap<M: Model> {
 
     func remove(_ key: DatabaseValue) {
         if case .integer(let n) = key {
-            integerSlots.removeValue(forKey: n)
+            integerSlots.remove(n)
         } else {
             otherSlots.removeValue(forKey: key)
         }
@@ -117,5 +114,64 @@ final class IdentityMap<M: Model> {
         copy.integerSlots = integerSlots
         copy.otherSlots = otherSlots
         return copy
+    }
+}
+
+/// Slots by integer key. The keys of rows loaded together are usually dense (1…n): then an array
+/// indexed by `key - base` replaces hashing, in a quarter of the memory. Keys outside that range
+/// (or all keys, when they were sparse) go to a dictionary.
+struct IntegerSlots {
+    private var base: Int64 = 0
+    /// Slot + 1 by `key - base`; 0 for none.
+    private var dense: [Int32] = []
+    private var sparse: [Int64: Int] = [:]
+
+    init() {}
+
+    /// Slots `0..<keys.count` for `keys`, in order; `nil` if a key repeats.
+    init?(loading keys: [Int64]) {
+        guard let low = keys.min(), let high = keys.max() else { return }
+        let (span, overflow) = high.subtractingReportingOverflow(low)
+        if !overflow, span < Int64(keys.count) * 2 + 1024, keys.count < Int(Int32.max) {
+            base = low
+            dense = [Int32](repeating: 0, count: Int(span) + 1)
+            for (slot, key) in keys.enumerated() {
+                let i = Int(key - low)
+                if dense[i] != 0 { return nil }
+                dense[i] = Int32(slot + 1)
+            }
+        } else {
+            sparse.reserveCapacity(keys.count)
+            for (slot, key) in keys.enumerated() where sparse.updateValue(slot, forKey: key) != nil { return nil }
+        }
+    }
+
+    var isEmpty: Bool { dense.isEmpty && sparse.isEmpty }
+
+    /// The index in `dense` of `key`, if it is in the dense range.
+    private func denseIndex(_ key: Int64) -> Int? {
+        let (i, overflow) = key.subtractingReportingOverflow(base)
+        return !overflow && i >= 0 && i < dense.count ? Int(i) : nil
+    }
+
+    subscript(key: Int64) -> Int? {
+        if let i = denseIndex(key) { return dense[i] > 0 ? Int(dense[i]) - 1 : nil }
+        return sparse.isEmpty ? nil : sparse[key]
+    }
+
+    mutating func set(_ slot: Int, for key: Int64) {
+        if let i = denseIndex(key) {
+            dense[i] = Int32(slot + 1)
+        } else {
+            sparse[key] = slot
+        }
+    }
+
+    mutating func remove(_ key: Int64) {
+        if let i = denseIndex(key) {
+            dense[i] = 0
+        } else {
+            sparse.removeValue(forKey: key)
+        }
     }
 }

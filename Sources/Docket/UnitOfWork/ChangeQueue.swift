@@ -255,8 +255,10 @@ enum ChangeQueueMark {
         let map = identity as? IdentityMap<M>
         sortLinks()
         var linkIndex = 0
+        // `linkSpecs.map { $0.set }`, not `.map(\.set)`: a key path used as a function in generic
+        // code is instantiated at run time, on every commit.
         let (book, links, linkSpecs, parentQueues, keys) = (
-            self.book, self.links, self.linkSpecs.map(\.set), parentChangeQueues, self.keys
+            self.book, self.links, self.linkSpecs.map { $0.set }, parentChangeQueues, self.keys
         )
         // Keys first, in one pass over the models' storage (no access check or uniqueness check per row).
         models.withUnsafeMutableBufferPointer { models in

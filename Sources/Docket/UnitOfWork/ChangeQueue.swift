@@ -210,7 +210,7 @@ enum ChangeQueueMark {
     func payload(dense: ChangeIndexMap, identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch {
         let map = identity as? IdentityMap<M>
         var snapshots: [Int: M] = [:]
-        var resolvedLinks: [ModelBatch<M>.Link] = []
+        var resolvedLinks: [BatchLink] = []
         resolvedLinks.reserveCapacity(links.count)
         var linkKeys: [String] = []
         for spec in linkSpecs {

@@ -35,17 +35,22 @@ struct EncodedUpdate: Sendable {
     let slot: Int
 }
 
+/// A queued row's link, resolved for the writer: its linked property and its parent's change index.
+///
+/// Not nested in the generic `ModelBatch`: an array of a nested type would look up its generic
+/// metadata at every use, which showed in small commits' profiles.
+struct BatchLink: Sendable {
+    let row: Int
+    /// Index into `linkKeys`: which linked property.
+    let spec: Int
+    let parent: Int
+}
+
 struct ModelBatch<M: Model>: FlushBatch {
-    struct Link: Sendable {
-        let row: Int
-        /// Index into `linkKeys`: which linked property.
-        let spec: Int
-        let parent: Int
-    }
     let models: [M]
     let book: RowBook
     let indexes: ChangeIndexMap
-    let links: [Link]
+    let links: [BatchLink]
     let linkKeys: [String]
     let snapshots: [Int: M]
     let encodedUpdates: [Int: EncodedUpdate]

@@ -54,18 +54,15 @@ extension Model {
     public static var version: WritableKeyPath<Self, Int>? { nil }
 
     @inlinable public static func decodeRows(_ rows: RowCursor) throws -> [Self] {
+        let keepsSnapshot = rows.keepsSnapshot
         var models: [Self] = []
-        guard rows.keepsSnapshot else {
-            while try rows.next() { models.append(try Self(row: rows.reader)) }
-            return models
-        }
         var snapshot: [Self] = []
         while try rows.next() {
             let model = try Self(row: rows.reader)
-            snapshot.append(model)
+            if keepsSnapshot { snapshot.append(model) }
             models.append(model)
         }
-        rows.keep(snapshot: snapshot)
+        if keepsSnapshot { rows.keep(snapshot: snapshot) }
         return models
     }
 

@@ -93,11 +93,6 @@ final class ModelDecoder: Decoder {
         state.pointee.boxes = ContainerBoxCache()
     }
 
-    /// The result column of a key, or -1 when the row has none.
-    @inline(__always) func column(for key: String) -> Int32 {
-        ModelDecoder.expectedColumn(state, key) ?? slowColumn(for: key)
-    }
-
     /// The common case: keys come in the order of the first row. Reached through the state pointer
     /// alone, so the container's hot path never retains the decoder.
     @inline(__always) static func expectedColumn(_ state: UnsafeMutablePointer<State>, _ key: String)
@@ -162,10 +157,6 @@ final class ModelDecoder: Decoder {
         let json = JSONDecoder()
         state.pointee.json = json
         return json
-    }
-
-    func decodeValue<T: Decodable>(_ type: T.Type, key: String) throws -> T {
-        try decodeValue(T.self, key: key, column: column(for: key))
     }
 
     func decodeValue<T: Decodable>(_ type: T.Type, key: String, column: Int32) throws -> T {
@@ -309,6 +300,7 @@ public struct RowReader {
     /// The `Decoder` for `init(from:)`: the default `init(row:)` decodes through `Codable`.
     public var codableDecoder: any Decoder { decoder }
 
+    /// The result column of a key, or -1 when the row has none.
     @inline(__always) func column(_ key: String) -> Int32 {
         ModelDecoder.expectedColumn(state, key) ?? decoder.slowColumn(for: key)
     }
@@ -452,7 +444,7 @@ private struct RowDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
     func decode(_ type: String.Type, forKey key: Key) throws -> String { try row.read(key.stringValue) }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try decoder.decodeValue(T.self, key: key.stringValue)
+        try decoder.decodeValue(T.self, key: key.stringValue, column: row.column(key.stringValue))
     }
 
     // The optional forms look the key up once: NULL (or no such column) is nil.

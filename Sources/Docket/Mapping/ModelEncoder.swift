@@ -24,34 +24,34 @@ final class ModelEncoder<M: Model> {
 
     /// Encodes one model into its column values, by layout slot (absent keys are `.null`).
     func encode(_ model: M) throws -> [DatabaseValue] {
-        core.begin(target: nil)
-        try model.write(to: RowWriter(core))
-        return try core.end()
+        try row(into: nil) { try model.write(to: $0) }
     }
 
     /// ``encode(_:)`` for row `row` of `models`, written in place by `access` (compiled for the
     /// model type): no copy of the model, no metadata look-up.
     func encode(_ models: [M], row: Int, with access: RowAccess<M>) throws -> [DatabaseValue] {
-        core.begin(target: nil)
-        try access.writeRow(models, row, RowWriter(core))
-        return try core.end()
+        try self.row(into: nil) { try access.writeRow(models, row, $0) }
     }
 
     /// Encodes row `row` of `models` straight into `statement`, whose parameters are the layout's
     /// slots (as after an earlier `encode`). Every parameter is cleared first, so a key the model
     /// skips is NULL. Throws if the model encodes a key the statement has no parameter for. The row
-    /// is written in place by `access`, compiled for the model type: generic code here would copy
-    /// the model and look up metadata for every row.
+    /// is written in place by `access`, as in ``encode(_:row:with:)``.
     func bind(_ models: [M], row: Int, with access: RowAccess<M>, to statement: Statement) throws {
         statement.clearBindings()
+        _ = try self.row(into: statement) { try access.writeRow(models, row, $0) }
+    }
+
+    /// One row, written by `write`: into `values` (returned) or bound into `statement`.
+    private func row(into statement: Statement?, _ write: (RowWriter) throws -> Void) throws -> [DatabaseValue] {
         core.begin(target: statement)
         do {
-            try access.writeRow(models, row, RowWriter(core))
+            try write(RowWriter(core))
         } catch {
             _ = try? core.end()
             throw error
         }
-        _ = try core.end()
+        return try core.end()
     }
 
     /// `INSERT INTO table (every column of the layout) VALUES (?, …)`, memoized per layout.

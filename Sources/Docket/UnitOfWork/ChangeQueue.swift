@@ -99,10 +99,10 @@ enum ChangeQueueMark {
     @usableFromInline private(set) var isCommitted = false
     @usableFromInline var liveCount = 0
 
-    let keys: RowAccess<M>
+    let access: RowAccess<M>
 
-    @usableFromInline init(keys: RowAccess<M>) {
-        self.keys = keys
+    @usableFromInline init(access: RowAccess<M>) {
+        self.access = access
     }
 
     var modelName: String { typeName(M.self) }
@@ -144,7 +144,7 @@ enum ChangeQueueMark {
         return linkSpecs.count - 1
     }
 
-    @usableFromInline func integerKey(row: Int) -> Int64? { keys.integerKey(models[row]) }
+    @usableFromInline func integerKey(row: Int) -> Int64? { access.integerKey(models, row) }
 
     func position(row: Int) -> Int32 { book.position(row) }
 
@@ -184,13 +184,15 @@ enum ChangeQueueMark {
 
     func noopUpdates(identity: AnyObject?) throws -> Set<Int> {
         encodedUpdates.removeAll()
-        guard let map = identity as? IdentityMap<M>, book.contains(.update) else { return [] }
+        guard let map = identity as? IdentityMap<M>, !updateRows.isEmpty else { return [] }
         let encoder = ModelEncoder<M>()
         var noops: Set<Int> = []
-        for row in 0..<book.count where book.kind(row) == .update {
-            guard let key = try? M.encodeKey(models[row].id), let slot = map.slot(key) else { continue }
-            let before = try encoder.encode(map.loaded, row: slot, with: keys)
-            let after = try encoder.encode(models, row: row, with: keys)
+        // `updateRows` holds every queued update with a key, already encoded by `update`; one
+        // without a key was not loaded, so it has no snapshot to compare with.
+        for (key, row) in updateRows {
+            guard let slot = map.slot(key) else { continue }
+            let before = try encoder.encode(map.loaded, row: slot, with: access)
+            let after = try encoder.encode(models, row: row, with: access)
             if after == before {
                 noops.insert(row)
             } else {
@@ -233,9 +235,10 @@ enum ChangeQueueMark {
                     change: "\(modelName) #\(dense[Int(book.position(row))] + 1)", parent: parent.modelName)
             }
         }
+        // A loaded row's update has its snapshot in `encodedUpdates` already; a delete checks the
+        // version it was loaded with.
         if let map {
-            for row in 0..<book.count
-            where book.kind(row) == .delete || (book.kind(row) == .update && encodedUpdates[row] == nil) {
+            for row in 0..<book.count where book.kind(row) == .delete {
                 if let key = try? M.encodeKey(models[row].id), let loaded = map.loaded(key) {
                     snapshots[row] = loaded
                 }
@@ -248,7 +251,7 @@ enum ChangeQueueMark {
         return ModelBatch<M>(
             models: models, book: book, indexes: book.changeIndexes(dense), links: resolvedLinks,
             linkKeys: linkKeys, snapshots: snapshots, encodedUpdates: encodedUpdates, upserts: upserts,
-            versionKey: versionKey, access: keys)
+            versionKey: versionKey, access: access)
     }
 
     func apply(_ result: FlushResult, dense: ChangeIndexMap, identity: AnyObject?) {
@@ -257,15 +260,15 @@ enum ChangeQueueMark {
         var linkIndex = 0
         // `linkSpecs.map { $0.set }`, not `.map(\.set)`: a key path used as a function in generic
         // code is instantiated at run time, on every commit.
-        let (book, links, linkSpecs, parentQueues, keys) = (
-            self.book, self.links, self.linkSpecs.map { $0.set }, parentChangeQueues, self.keys
+        let (book, links, linkSpecs, parentQueues, access) = (
+            self.book, self.links, self.linkSpecs.map { $0.set }, parentChangeQueues, self.access
         )
         // Keys first, in one pass over the models' storage (no access check or uniqueness check per row).
         models.withUnsafeMutableBufferPointer { models in
             for row in models.indices where book.kind(row) == .insert || book.kind(row) == .upsert {
                 let index = Int(dense[Int(book.position(row))])
                 guard index >= 0 else { continue }
-                if let key = result.key(index) { keys.setGenerated(&models[row], key) }
+                if let key = result.key(index) { access.setGenerated(&models[row], key) }
                 while linkIndex < links.count, links[linkIndex].row < row { linkIndex += 1 }
                 while linkIndex < links.count, links[linkIndex].row == row {
                     let link = links[linkIndex]
@@ -278,12 +281,11 @@ enum ChangeQueueMark {
                 }
             }
         }
-        if book.isUniform {
-            isCommitted = true
-            return
-        }
-        var committed: [(model: M, slot: Int)] = []
-        defer { map?.committed(committed) }
+        isCommitted = true
+        // Inserts only (the bulk case): nothing more to write back.
+        guard !book.isUniform else { return }
+        // A loaded row's update carries its identity-map slot (found by the no-op check).
+        var committed: [(row: Int, slot: Int)] = []
         for row in models.indices where book.kind(row) == .update || book.kind(row) == .delete {
             let index = Int(dense[Int(book.position(row))])
             guard index >= 0 else { continue }
@@ -292,16 +294,13 @@ enum ChangeQueueMark {
                 if let version = M.version, let newVersion = result.versions[index] {
                     models[row][keyPath: version] = newVersion
                 }
-                if let map, let slot = encodedUpdates[row]?.slot ?? (try? M.encodeKey(models[row].id)).flatMap(map.slot)
-                {
-                    committed.append((models[row], slot))
-                }
+                if let slot = encodedUpdates[row]?.slot { committed.append((row, slot)) }
             case .delete:
                 if let map, let key = try? M.encodeKey(models[row].id) { map.remove(key) }
             default:
                 break
             }
         }
-        isCommitted = true
+        map?.committed(committed, of: models)
     }
 }

@@ -72,7 +72,7 @@ final class IdentityMap<M: Model> {
     /// model at a time: `snapshot`, a copy of `models` made while decoding, else `models` itself
     /// (shared until the caller changes it).
     func register(
-        _ models: [M], integerKeys keys: [Int64], snapshot: [M]? = nil, refresh: Bool, queued: ChangeQueue<M>?
+        _ models: [M], integerKeys keys: [Int64], snapshot: [M]?, refresh: Bool, queued: ChangeQueue<M>?
     ) -> [M] {
         precondition(models.count == keys.count)
         if loaded.isEmpty, integerSlots.isEmpty, otherSlots.isEmpty {
@@ -90,13 +90,14 @@ final class IdentityMap<M: Model> {
         loaded.reserveCapacity(loaded.count + extra)
     }
 
-    /// After a commit wrote them, these rows (by slot) are what the database holds. One call for
-    /// all of a commit's rows: the array is taken out of the map, changed, and put back, so the
-    /// loop pays no exclusivity check or copy-on-write check per row.
-    func committed(_ models: [(model: M, slot: Int)]) {
+    /// After a commit wrote them, these rows of `models` are what the database holds, each in its
+    /// slot. One call for all of a commit's rows: the array is taken out of the map, changed, and
+    /// put back, so the loop pays no exclusivity check or copy-on-write check per row.
+    func committed(_ rows: [(row: Int, slot: Int)], of models: [M]) {
+        guard !rows.isEmpty else { return }
         var loaded = self.loaded
         self.loaded = []
-        for (model, slot) in models { loaded[slot] = model }
+        for (row, slot) in rows { loaded[slot] = models[row] }
         self.loaded = loaded
     }
 

@@ -79,17 +79,8 @@ struct ModelBatch<M: Model>: FlushBatch {
         encoder.ensureKeys(Array(Set(linkKeys)) + (versionKey.map { [$0] } ?? []))
         var rows: [(row: Int, values: [DatabaseValue], snapshot: [DatabaseValue]?)] = []
         for row in models.indices where book.kind(row) != .dropped {
-            if let encoded = encodedUpdates[row] {
-                rows.append((row, encoded.values, encoded.snapshot))
-                continue
-            }
-            var values = try encoder.encode(models[row])
-            var snapshot: [DatabaseValue]?
-            if let loaded = snapshots[row] {
-                snapshot = try encoder.encode(loaded)
-                if book.kind(row) == .delete { values = snapshot! }
-            }
-            rows.append((row, values, snapshot))
+            let encoded = try encode(row, with: encoder)
+            rows.append((row, encoded.values, encoded.snapshot))
         }
         let columns = encoder.columns
         let linkSlots = linkKeys.map { encoder.keys.firstIndex(of: $0) }
@@ -131,6 +122,18 @@ struct ModelBatch<M: Model>: FlushBatch {
         }
     }
 
+    /// Row `row`'s column values and, when it was loaded, the row as loaded (not padded to the
+    /// layout): the encodings the caller made for its no-op check, else encoded here. A loaded
+    /// row's delete writes the values it was loaded with (its version among them).
+    private func encode(_ row: Int, with encoder: ModelEncoder<M>) throws -> (
+        values: [DatabaseValue], snapshot: [DatabaseValue]?
+    ) {
+        if let encoded = encodedUpdates[row] { return (encoded.values, encoded.snapshot) }
+        let snapshot = try snapshots[row].map { try encoder.encode($0) }
+        if book.kind(row) == .delete, let snapshot { return (snapshot, snapshot) }
+        return (try encoder.encode(models, row: row, with: access), snapshot)
+    }
+
     func updateAll(on db: Connection, result: inout FlushResult) throws {
         let encoder = ModelEncoder<M>()
         if let versionKey { encoder.ensureKeys([versionKey]) }
@@ -141,16 +144,9 @@ struct ModelBatch<M: Model>: FlushBatch {
         var shape: (slots: [Int], statement: Statement)?
         for row in models.indices where book.kind(row) == .update {
             guard !models[row].id.isUnset else { throw UnitOfWorkError.missingKey(change: label(row)) }
-            var values: [DatabaseValue]
-            var snapshot: [DatabaseValue]?
-            if let encoded = encodedUpdates[row] {
-                (values, snapshot) = (encoded.values, encoded.snapshot)
-            } else {
-                values = try encoder.encode(models[row])
-                snapshot = try snapshots[row].map { try encoder.encode($0) }
-            }
+            let (encoded, snapshot) = try encode(row, with: encoder)
             let columns = encoder.columns
-            values = padded(values, to: columns.count)
+            let values = padded(encoded, to: columns.count)
             let change = RowChange(
                 index: Int(indexes[row]), kind: .update, table: table, model: name, columns: columns, values: values,
                 snapshot: snapshot.map { padded($0, to: columns.count) }, keySlot: keySlot, generatesKey: false,
@@ -214,7 +210,7 @@ struct ModelBatch<M: Model>: FlushBatch {
                 throw FlushExecutor.explained(error, change: change, on: db)
             }
             let index = Int(indexes[row])
-            if let key = access.integerKeyAt(models, row) {
+            if let key = access.integerKey(models, row) {
                 result.setKey(key, at: index)
             } else if generates {
                 result.setKey(db.lastInsertRowID, at: index)

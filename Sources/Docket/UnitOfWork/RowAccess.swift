@@ -5,11 +5,9 @@
 /// the same operations in the library's generic code look up `M.ID`'s (or `[M]`'s) metadata, copy
 /// the model through its value witness and call witnesses for every row.
 @usableFromInline struct RowAccess<M: Model>: Sendable {
-    /// The model's key as an integer: `nil` while it is still to be generated, or when the key is
-    /// not an integer.
-    let integerKey: @Sendable (M) -> Int64?
-    /// ``integerKey`` of row `row` of `models`, read in place.
-    let integerKeyAt: @Sendable ([M], Int) -> Int64?
+    /// The key of row `row` of `models` as an integer, read in place: `nil` while it is still to be
+    /// generated, or when the key is not an integer.
+    let integerKey: @Sendable ([M], Int) -> Int64?
     /// Sets a generated key into a model whose key is unset.
     let setGenerated: @Sendable (inout M, Int64) -> Void
     /// Writes row `row` of `models` (in place, no copy) with its `write(to:)`.
@@ -17,8 +15,7 @@
 
     @inlinable init() {
         self.init(
-            integerKey: { model in model.id.isUnset ? nil : (try? M.encodeKey(model.id))?.integerValue },
-            integerKeyAt: { models, row in
+            integerKey: { models, row in
                 models[row].id.isUnset ? nil : (try? M.encodeKey(models[row].id))?.integerValue
             },
             setGenerated: { model, key in
@@ -28,12 +25,11 @@
     }
 
     @usableFromInline init(
-        integerKey: @escaping @Sendable (M) -> Int64?, integerKeyAt: @escaping @Sendable ([M], Int) -> Int64?,
+        integerKey: @escaping @Sendable ([M], Int) -> Int64?,
         setGenerated: @escaping @Sendable (inout M, Int64) -> Void,
         writeRow: @escaping @Sendable ([M], Int, RowWriter) throws -> Void
     ) {
         self.integerKey = integerKey
-        self.integerKeyAt = integerKeyAt
         self.setGenerated = setGenerated
         self.writeRow = writeRow
     }

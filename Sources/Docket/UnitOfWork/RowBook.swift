@@ -67,9 +67,6 @@
         kinds[row] = kind
     }
 
-    /// `true` when some row has `kind`.
-    func contains(_ kind: ChangeKind) -> Bool { kinds.isEmpty ? count > 0 && kind == .insert : kinds.contains(kind) }
-
     /// The change index of each row, given the change index of each queue position.
     func changeIndexes(_ dense: ChangeIndexMap) -> ChangeIndexMap {
         if kinds.isEmpty, dense.isIdentity { return ChangeIndexMap(offset: base) }

@@ -51,16 +51,16 @@ public final class UnitOfWork {
         if let lastQueue, lastQueue.type == ObjectIdentifier(M.self) {
             return unsafeDowncast(lastQueue.queue, to: ChangeQueue<M>.self)
         }
-        return makeQueue(keys: RowAccess<M>())
+        return makeQueue(access: RowAccess<M>())
     }
 
     /// The queue of a model type other than the last one used, created on first use.
-    @usableFromInline func makeQueue<M: Model>(keys: RowAccess<M>) -> ChangeQueue<M> {
+    @usableFromInline func makeQueue<M: Model>(access: RowAccess<M>) -> ChangeQueue<M> {
         let queue: ChangeQueue<M>
         if let known = queueByType[ObjectIdentifier(M.self)] as? ChangeQueue<M> {
             queue = known
         } else {
-            queue = ChangeQueue<M>(keys: keys)
+            queue = ChangeQueue<M>(access: access)
             queueByType[ObjectIdentifier(M.self)] = queue
             queues.append(queue)
         }
@@ -191,26 +191,29 @@ public final class UnitOfWork {
     /// from what was loaded are written, and a value with no net change writes nothing. Updating
     /// the same row again replaces the queued update.
     public func update<M: Model>(_ model: M) {
-        let key = model.id.isUnset ? nil : try? M.encodeKey(model.id)
+        let key = updateKey(model)
         let queue = queue(for: M.self)
         if let key, let row = queue.updateRows[key] {
             queue.models[row] = model
             return
         }
-        let row = queue.append(model, kind: .update, position: nextPosition)
-        nextPosition += 1
+        let row = enqueue(model, .update).row
         if let key { queue.updateRows[key] = row }
     }
 
     /// Queues a delete by primary key (and version, for versioned models).
     public func delete<M: Model>(_ model: M) {
         let queue = queue(for: M.self)
-        if !model.id.isUnset, let key = try? M.encodeKey(model.id), let row = queue.updateRows.removeValue(forKey: key)
-        {
+        if let key = updateKey(model), let row = queue.updateRows.removeValue(forKey: key) {
             // Deleting a row with a queued update: the update is moot.
             queue.drop(row: row)
         }
         _ = enqueue(model, .delete)
+    }
+
+    /// The key a queued update of `model` is found by: its encoded primary key, if it has one.
+    private func updateKey<M: Model>(_ model: M) -> DatabaseValue? {
+        model.id.isUnset ? nil : try? M.encodeKey(model.id)
     }
 
     /// Queues an INSERT … ON CONFLICT. With `onConflict` empty, the conflict target is the primary

@@ -1,6 +1,7 @@
 import SwiftCompilerPlugin
 import SwiftDiagnostics
 import SwiftSyntax
+import SwiftSyntaxBuilder
 import SwiftSyntaxMacros
 
 @main
@@ -35,6 +36,8 @@ public struct TableMacro: ExtensionMacro {
         let typeName = structDecl.name.text
         guard let columns = Self.columns(of: structDecl, typeName: typeName, in: context) else { return [] }
 
+        // swift-syntax escapes the key (quotes, backslashes) into a valid literal.
+        func literal(_ key: String) -> String { StringLiteralExprSyntax(content: key).description }
         let reads = columns.map { "self.\($0.property) = try row.read(\(literal($0.key)))" }
         let writes = columns.map { "try row.write(self.\($0.property), \(literal($0.key)))" }
         let body = """
@@ -87,7 +90,7 @@ public struct TableMacro: ExtensionMacro {
                 for caseMember in keys.memberBlock.members {
                     guard let caseDecl = caseMember.decl.as(EnumCaseDeclSyntax.self) else { continue }
                     for element in caseDecl.elements {
-                        let name = unquoted(element.name.text)
+                        let name = element.name.identifier?.name ?? element.name.text
                         guard let raw = element.rawValue else {
                             codingKeys?[name] = name
                             continue
@@ -117,7 +120,7 @@ public struct TableMacro: ExtensionMacro {
                     continue
                 }
                 let property = pattern.identifier.text
-                let name = unquoted(property)
+                let name = pattern.identifier.identifier?.name ?? property
                 if isComputed(binding) { continue }
                 if isLet, binding.initializer != nil { continue }
                 if modifiers.contains("lazy") {
@@ -152,25 +155,6 @@ public struct TableMacro: ExtensionMacro {
                 return kind != .keyword(.willSet) && kind != .keyword(.didSet)
             }
         }
-    }
-
-    static func unquoted(_ identifier: String) -> String {
-        identifier.hasPrefix("`") && identifier.hasSuffix("`") && identifier.count >= 2
-            ? String(identifier.dropFirst().dropLast()) : identifier
-    }
-
-    /// A Swift string literal for `text`.
-    static func literal(_ text: String) -> String {
-        var escaped = ""
-        for character in text.unicodeScalars {
-            switch character {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            default: escaped.unicodeScalars.append(character)
-            }
-        }
-        return "\"" + escaped + "\""
     }
 }
 

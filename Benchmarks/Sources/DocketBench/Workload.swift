@@ -39,7 +39,9 @@ enum Dataset {
     static let bookCount = 100_000
     static let bigBookCount = 1_000_000
     static let w4Tasks = 64
-    static let w4CommitsPerTask = 50
+    /// 50; `DOCKET_BENCH_W4_COMMITS` raises it for profiling (a longer run gives `perf` more samples).
+    static let w4CommitsPerTask =
+        ProcessInfo.processInfo.environment["DOCKET_BENCH_W4_COMMITS"].flatMap { Int($0) } ?? 50
     static let w5Tasks = 16
     static let w5Increments = 500
 

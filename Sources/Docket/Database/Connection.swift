@@ -22,6 +22,8 @@ public final class Connection {
     let interruption = InterruptFlag()
     /// Per-connection memo of table metadata (see `SchemaCache`).
     var schemaCache = SchemaCache()
+    /// The writer's encoders, one per model type, reused by every flush (see `ModelEncoder.reused`).
+    var encoders: [ObjectIdentifier: AnyObject] = [:]
     private let trace: (@Sendable (TraceEvent) -> Void)?
     let isWriter: Bool
 

@@ -53,6 +53,10 @@ public struct TableInfo: Sendable, Hashable {
 struct SchemaCache {
     private var version: Int64 = -1
     private var tables: [String: TableInfo] = [:]
+    /// `FlushExecutor.insertRanks` of each combination of model types committed so far, by their
+    /// `ObjectIdentifier`s in batch order: small commits of the same shape share one answer. Valid
+    /// until the schema version changes, like `tables`.
+    var insertRanks: [[ObjectIdentifier]: [Int]?] = [:]
 
     mutating func table(_ name: String, on connection: Connection) throws -> TableInfo {
         try checkVersion(on: connection)
@@ -63,6 +67,12 @@ struct SchemaCache {
     /// the schema version once for all of them.
     mutating func tablesWithParents(_ names: [String], on connection: Connection) throws -> [String: TableInfo] {
         try checkVersion(on: connection)
+        return try tablesWithParents(checked: names, on: connection)
+    }
+
+    /// The tables named and their parents, as ``tablesWithParents(_:on:)``, without checking the
+    /// schema version: for a caller that just called ``checkVersion(on:)``.
+    mutating func tablesWithParents(checked names: [String], on connection: Connection) throws -> [String: TableInfo] {
         var result: [String: TableInfo] = [:]
         for name in names where result[name] == nil {
             let info = try cachedTable(name, on: connection)
@@ -74,11 +84,14 @@ struct SchemaCache {
         return result
     }
 
-    private mutating func checkVersion(on connection: Connection) throws {
+    /// Drops every memo when `PRAGMA schema_version` moved (a migration or any DDL, from any
+    /// connection or process). One cached statement, run once per flush.
+    mutating func checkVersion(on connection: Connection) throws {
         let current = try connection.scalar("PRAGMA schema_version")
         if case .integer(let v) = current, v != version {
             version = v
             tables.removeAll()
+            insertRanks.removeAll()
         }
     }
 

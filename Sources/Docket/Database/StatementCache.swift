@@ -2,11 +2,16 @@
 ///
 /// Unbounded caches grow with every distinct SQL text an application builds (GRDB's does); this one
 /// evicts the statement used longest ago once `capacity` is reached. Eviction is a linear scan, paid
-/// only when a new statement is prepared past capacity, never on a cache hit.
+/// only when a new statement is prepared past capacity, never on a cache hit. An entry is a class,
+/// so a hit stamps its last use in place: one hash of the SQL text, not a second one to store it back.
 struct StatementCache {
-    private struct Entry {
+    private final class Entry {
         let statement: Statement
         var lastUse: UInt64
+        init(statement: Statement, lastUse: UInt64) {
+            self.statement = statement
+            self.lastUse = lastUse
+        }
     }
     private var entries: [String: Entry] = [:]
     private var clock: UInt64 = 0
@@ -18,9 +23,8 @@ struct StatementCache {
 
     mutating func statement(for sql: String) -> Statement? {
         clock &+= 1
-        guard var entry = entries[sql] else { return nil }
+        guard let entry = entries[sql] else { return nil }
         entry.lastUse = clock
-        entries[sql] = entry
         return entry.statement
     }
 

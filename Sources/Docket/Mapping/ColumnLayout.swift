@@ -14,6 +14,7 @@ final class ColumnLayout: Sendable {
     private let state = Locked(Snapshot())
 
     var snapshot: Snapshot { state.withLock { $0 } }
+    var keyCount: Int { state.withLock { $0.keys.count } }
 
     /// The INSERT statement for `table` and the layout's first `count` columns, built once per
     /// layout: a small commit would otherwise spend as long building and hashing its SQL as running it.

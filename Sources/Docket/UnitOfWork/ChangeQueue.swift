@@ -249,7 +249,7 @@ enum ChangeQueueMark {
             return try KeyPathColumn.codingKey(of: keyPath, sample: sample)
         }
         return ModelBatch<M>(
-            models: models, book: book, indexes: book.changeIndexes(dense), links: resolvedLinks,
+            table: M.tableName, models: models, book: book, indexes: book.changeIndexes(dense), links: resolvedLinks,
             linkKeys: linkKeys, snapshots: snapshots, encodedUpdates: encodedUpdates, upserts: upserts,
             versionKey: versionKey, access: access)
     }

@@ -90,26 +90,29 @@ enum FlushExecutor {
     /// Runs a unit of work's queued changes: the fast path when every change is an insert whose
     /// order the tables alone settle, the general planner otherwise.
     static func flush(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> FlushResult {
-        let schema = try db.schemaCache.tablesWithParents(batches.map { $0.table }, on: db)
+        // The schema version is checked once; table metadata is then read only when a path needs it.
+        try db.schemaCache.checkVersion(on: db)
         if batches.count == 1, batches[0].updatesOnly {
             // Updates of one model type: row order is the plan, so no planner.
             var result = FlushResult(count: count)
             let violationsBefore = deferredViolations(db)
             try batches[0].updateAll(on: db, result: &result)
             if deferredViolations(db) > violationsBefore {
+                let schema = try db.schemaCache.tablesWithParents(checked: [batches[0].table], on: db)
                 let plan = try FlushPlanner.plan(batches[0].rowChanges(), schema: schema)
                 throw foreignKeyViolation(plan, schema: schema, result: result, db)
             }
             return result
         }
-        guard let ordered = insertOrder(batches, count: count, schema: schema) else {
+        guard let ordered = try insertOrder(batches, count: count, on: db) else {
+            let schema = try db.schemaCache.tablesWithParents(checked: batches.map { $0.table }, on: db)
             let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
             let plan = try FlushPlanner.plan(changes, schema: schema)
             return try run(plan, schema: schema, on: db)
         }
         // Parents come first, so foreign keys are checked as each row is written.
         var result = FlushResult(count: count)
-        for batch in ordered { try batch.insertAll(on: db, schema: schema, result: &result) }
+        for batch in ordered { try batch.insertAll(on: db, result: &result) }
         return result
     }
 
@@ -117,12 +120,51 @@ enum FlushExecutor {
     /// table referencing itself, no cycle between tables, every linked parent in an earlier table —
     /// or `nil` when the general planner is needed. Rows then keep their queue order, and each batch
     /// is one cached statement bound straight from the models: no per-row plan, no per-row arrays.
-    static func insertOrder(_ batches: [any FlushBatch], count: Int, schema: [String: TableInfo]) -> [any FlushBatch]? {
-        // A commit touches a handful of tables: arrays and linear scans beat sets and dictionaries,
-        // whose hashing showed up in small commits' profiles.
-        guard batches.allSatisfy({ $0.insertsOnly }) else { return nil }
+    static func insertOrder(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> [any FlushBatch]? {
+        guard batches.allSatisfy({ $0.insertsOnly }), let ranks = try insertRanks(batches, on: db) else { return nil }
+        if batches.contains(where: { $0.hasLinks }) {
+            // Every linked parent must be written by a batch of a lower rank (an earlier table).
+            var rankOfIndex = [Int32](repeating: -1, count: count)
+            for (batch, rank) in zip(batches, ranks) { batch.mark(rank: Int32(rank), in: &rankOfIndex) }
+            for (batch, rank) in zip(batches, ranks) where batch.hasLinks {
+                guard batch.parentsRanked(below: Int32(rank), in: rankOfIndex) else { return nil }
+            }
+        }
+        guard batches.count > 1 else { return batches }
+        // By rank, then by queue order: an insertion sort, as a commit has a handful of batches.
+        let first = batches.map { $0.firstChangeIndex }
+        var order = Array(batches.indices)
+        for i in 1..<order.count {
+            var j = i
+            let b = order[i]
+            while j > 0, (ranks[order[j - 1]], first[order[j - 1]]) > (ranks[b], first[b]) {
+                order[j] = order[j - 1]
+                j -= 1
+            }
+            order[j] = b
+        }
+        return order.map { batches[$0] }
+    }
+
+    /// Each batch's rank in insert order: 0 for a table none of the others references, then one
+    /// more than the highest of its parents among them; `nil` when a table references itself or the
+    /// tables reference each other in a cycle. The tables alone decide it, so it is memoized per
+    /// combination of model types until the schema changes (see ``SchemaCache``).
+    static func insertRanks(_ batches: [any FlushBatch], on db: Connection) throws -> [Int]? {
+        let types = batches.map { $0.modelTypeID }
+        if let known = db.schemaCache.insertRanks[types] { return known }
+        // A commit touches a handful of tables: arrays and linear scans beat sets and dictionaries.
         var tables: [String] = []
         for batch in batches where !tables.contains(batch.table) { tables.append(batch.table) }
+        let schema = try db.schemaCache.tablesWithParents(checked: tables, on: db)
+        let ranks = tableRanks(tables, schema: schema).map { rank in
+            batches.map { batch in rank[tables.firstIndex(of: batch.table)!] }
+        }
+        db.schemaCache.insertRanks[types] = .some(ranks)
+        return ranks
+    }
+
+    private static func tableRanks(_ tables: [String], schema: [String: TableInfo]) -> [Int]? {
         var parents: [[Int]] = Array(repeating: [], count: tables.count)
         for (t, table) in tables.enumerated() {
             for fk in schema[table]?.foreignKeys ?? [] {
@@ -143,26 +185,7 @@ enum FlushExecutor {
             ranked += ready.count
             level += 1
         }
-        let batchRank = batches.map { rank[tables.firstIndex(of: $0.table)!] }
-        if batches.contains(where: { $0.hasLinks }) {
-            var rankOfIndex = [Int32](repeating: -1, count: count)
-            for (batch, r) in zip(batches, batchRank) {
-                for row in 0..<batch.rowCount where batch.indexes[row] >= 0 {
-                    rankOfIndex[Int(batch.indexes[row])] = Int32(r)
-                }
-            }
-            for (b, batch) in batches.enumerated() {
-                for parent in batch.linkedParentIndexes() {
-                    let r = Int(rankOfIndex[parent])
-                    if r < 0 || r >= batchRank[b] { return nil }
-                }
-            }
-        }
-        let firstIndex = batches.map { batch -> Int32 in
-            (0..<batch.rowCount).lazy.map { batch.indexes[$0] }.first { $0 >= 0 } ?? 0
-        }
-        return batches.indices.sorted { (batchRank[$0], firstIndex[$0]) < (batchRank[$1], firstIndex[$1]) }
-            .map { batches[$0] }
+        return rank
     }
 
     /// Plans `changes` against the connection's schema and runs the plan.

@@ -3,6 +3,8 @@ import CSQLite
 /// The queued changes of one model type, as the writer receives them: plain `Sendable` data.
 protocol FlushBatch: Sendable {
     var table: String { get }
+    /// `ObjectIdentifier` of the model type.
+    var modelTypeID: ObjectIdentifier { get }
     /// Dense change index of each row, in row order (-1 for dropped rows).
     var indexes: ChangeIndexMap { get }
     /// The number of rows (live or dropped).
@@ -11,8 +13,13 @@ protocol FlushBatch: Sendable {
     var insertsOnly: Bool { get }
     /// `true` when some row links to another queued row's generated key.
     var hasLinks: Bool { get }
-    /// Change indexes of the rows this batch's rows link to (by generated keys).
-    func linkedParentIndexes() -> [Int]
+    /// The change index of the first live row.
+    var firstChangeIndex: Int32 { get }
+    /// Sets `rankOfIndex[i]` to `rank` for each of this batch's change indexes `i`.
+    func mark(rank: Int32, in rankOfIndex: inout [Int32])
+    /// `true` when every row this batch's rows link to (by generated keys) has a rank in
+    /// `rankOfIndex` below `rank`: it is written by an earlier batch.
+    func parentsRanked(below rank: Int32, in rankOfIndex: [Int32]) -> Bool
     /// Encodes every live row into a ``RowChange`` (the general planner's input).
     func rowChanges() throws -> [RowChange]
     /// Every live row is an update and no row links to a queued insert: eligible for the update
@@ -24,7 +31,7 @@ protocol FlushBatch: Sendable {
     func updateAll(on db: Connection, result: inout FlushResult) throws
     /// Inserts every row, in queue order, with one cached statement, binding each model straight
     /// into it; records generated keys in `result`.
-    func insertAll(on db: Connection, schema: [String: TableInfo], result: inout FlushResult) throws
+    func insertAll(on db: Connection, result: inout FlushResult) throws
 }
 
 /// An updated row encoded on the caller's side (new values and the row as loaded).
@@ -47,6 +54,7 @@ struct BatchLink: Sendable {
 }
 
 struct ModelBatch<M: Model>: FlushBatch {
+    let table: String
     let models: [M]
     let book: RowBook
     let indexes: ChangeIndexMap
@@ -58,7 +66,7 @@ struct ModelBatch<M: Model>: FlushBatch {
     let versionKey: String?
     let access: RowAccess<M>
 
-    var table: String { M.tableName }
+    var modelTypeID: ObjectIdentifier { ObjectIdentifier(M.self) }
 
     var rowCount: Int { models.count }
 
@@ -70,7 +78,18 @@ struct ModelBatch<M: Model>: FlushBatch {
 
     var hasLinks: Bool { !links.isEmpty }
 
-    func linkedParentIndexes() -> [Int] { links.map { $0.parent } }
+    var firstChangeIndex: Int32 {
+        for row in 0..<models.count where indexes[row] >= 0 { return indexes[row] }
+        return 0
+    }
+
+    func mark(rank: Int32, in rankOfIndex: inout [Int32]) {
+        for row in 0..<models.count where indexes[row] >= 0 { rankOfIndex[Int(indexes[row])] = rank }
+    }
+
+    func parentsRanked(below rank: Int32, in rankOfIndex: [Int32]) -> Bool {
+        links.allSatisfy { rankOfIndex[$0.parent] >= 0 && rankOfIndex[$0.parent] < rank }
+    }
 
     private func label(_ row: Int) -> String { "\(typeName(M.self)) #\(Int(indexes[row]) + 1)" }
 
@@ -78,7 +97,7 @@ struct ModelBatch<M: Model>: FlushBatch {
         let encoder = ModelEncoder<M>()
         encoder.ensureKeys(Array(Set(linkKeys)) + (versionKey.map { [$0] } ?? []))
         var rows: [(row: Int, values: [DatabaseValue], snapshot: [DatabaseValue]?)] = []
-        for row in models.indices where book.kind(row) != .dropped {
+        for row in 0..<models.count where book.kind(row) != .dropped {
             let encoded = try encode(row, with: encoder)
             rows.append((row, encoded.values, encoded.snapshot))
         }
@@ -86,7 +105,6 @@ struct ModelBatch<M: Model>: FlushBatch {
         let linkSlots = linkKeys.map { encoder.keys.firstIndex(of: $0) }
         let keySlot = encoder.keys.firstIndex(of: M.primaryKeyCodingKey)!
         let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
-        let table = M.tableName
         let name = typeName(M.self)
         let generatable = M.ID.generated(rowID: 1) != nil
         var linkCursor = 0
@@ -135,14 +153,14 @@ struct ModelBatch<M: Model>: FlushBatch {
     }
 
     func updateAll(on db: Connection, result: inout FlushResult) throws {
-        let encoder = ModelEncoder<M>()
+        let encoder = ModelEncoder<M>.reused(on: db)
         if let versionKey { encoder.ensureKeys([versionKey]) }
         let keySlot = encoder.keys.firstIndex(of: M.primaryKeyCodingKey)!
         let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
-        let (table, name) = (M.tableName, typeName(M.self))
+        let name = typeName(M.self)
         // Updated rows usually change the same columns: one statement serves a run of them.
         var shape: (slots: [Int], statement: Statement)?
-        for row in models.indices where book.kind(row) == .update {
+        for row in 0..<models.count where book.kind(row) == .update {
             guard !models[row].id.isUnset else { throw UnitOfWorkError.missingKey(change: label(row)) }
             let (encoded, snapshot) = try encode(row, with: encoder)
             let columns = encoder.columns
@@ -164,21 +182,20 @@ struct ModelBatch<M: Model>: FlushBatch {
         }
     }
 
-    func insertAll(on db: Connection, schema: [String: TableInfo], result: inout FlushResult) throws {
-        guard let first = models.indices.first(where: { book.kind($0) != .dropped }) else { return }
-        let encoder = ModelEncoder<M>()
-        encoder.ensureKeys(Array(Set(linkKeys)))
+    func insertAll(on db: Connection, result: inout FlushResult) throws {
+        guard let first = (0..<models.count).first(where: { book.kind($0) != .dropped }) else { return }
+        let encoder = ModelEncoder<M>.reused(on: db)
+        encoder.ensureKeys(linkKeys)
         // The first encoding settles the column layout; every row is then bound straight into
         // one cached statement.
         _ = try encoder.encode(models[first])
         let keys = encoder.keys
         // Parameter index of each linked property, resolved once per batch.
         let linkSlots = linkKeys.map { keys.firstIndex(of: $0) }
-        let table = M.tableName
         let statement = try db.cachedStatement(encoder.insertSQL())
-        let generates = M.ID.generated(rowID: 1) != nil
+        let generates = encoder.generatesKeys
         var linkCursor = 0
-        for row in models.indices where book.kind(row) != .dropped {
+        for row in 0..<models.count where book.kind(row) != .dropped {
             do {
                 try encoder.bind(models, row: row, with: access, to: statement)
                 while linkCursor < links.count, links[linkCursor].row < row { linkCursor += 1 }

@@ -1,0 +1,150 @@
+import Docket
+import Foundation
+import Testing
+
+/// A person whose nickname is often nil, and whose `encode(to:)` leaves the key out when it is: the
+/// `nickname` column is learned only from a value that has one. Used by this suite alone, so the
+/// type's shared column layout starts empty here.
+private struct Member: Model, Equatable {
+    var id: Int64?
+    var name: String
+    var nickname: String?
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        if let nickname { try container.encode(nickname, forKey: .nickname) }
+    }
+}
+
+private struct Club: Model, Equatable {
+    var id: Int64?
+    var name: String
+}
+
+private struct Seat: Model, Equatable {
+    var id: Int64?
+    var clubID: Int64
+    var label: String
+    static let columnNaming = ColumnNaming.snakeCase
+}
+
+/// The writer memoizes per connection what small commits would otherwise recompute every time: an
+/// encoder per model type, and the insert order of each combination of tables. These tests show
+/// the memos follow what changes under them: the shared column layout, and the schema.
+@Suite struct WriterMemoTests {
+    @Test func givenAColumnLearnedOutsideTheWritersEncoder_whenALaterBulkInsertUsesIt_thenEveryRowIsStored()
+        async throws
+    {
+        let fx = try Fixture()
+        try await fx.db.write {
+            try $0.execute("CREATE TABLE members (id INTEGER PRIMARY KEY, name TEXT NOT NULL, nickname TEXT)")
+        }
+        // 1. The writer's encoder for Member is made, and sees no nickname.
+        let first = UnitOfWork(database: fx.db)
+        first.insert(Member(name: "Ada"))
+        try await first.commit()
+        // 2. An update goes through the no-op check on the caller's side, whose encoder learns
+        //    `nickname` into the type's shared layout; the writer's encoder has not seen it.
+        let second = UnitOfWork(database: fx.db)
+        var ada = try #require(try await second.find(Member.self, id: 1))
+        ada.nickname = "Countess"
+        second.update(ada)
+        try await second.commit()
+        // 3. A bulk insert whose first row has no nickname and whose second has one: the writer's
+        //    encoder must bind the second row's nickname to its column.
+        let third = UnitOfWork(database: fx.db)
+        third.insert(contentsOf: [Member(name: "Grace"), Member(name: "Katherine", nickname: "Kat")])
+        try await third.commit()
+
+        let stored = try await fx.db.read { try Member.all().order("id").fetchAll($0) }
+        #expect(stored.map(\.nickname) == ["Countess", nil, "Kat"])
+        #expect(stored.map(\.name) == ["Ada", "Grace", "Katherine"])
+    }
+
+    @Test func givenAForeignKeyAddedAfterACommit_whenTheSameTablesAreInsertedAgain_thenTheParentGoesFirst()
+        async throws
+    {
+        let fx = try Fixture()
+        try await fx.db.write {
+            try $0.execute(
+                """
+                CREATE TABLE clubs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                CREATE TABLE seats (id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL, label TEXT NOT NULL);
+                """)
+        }
+        // Without a foreign key the two tables are unordered: rows keep queue order, seat first.
+        let before = UnitOfWork(database: fx.db)
+        before.insert(Seat(id: 1, clubID: 1, label: "A1"))
+        before.insert(Club(id: 1, name: "Chess"))
+        try await before.commit()
+        #expect(fx.writes.map { String($0.prefix(19)) } == ["INSERT INTO \"seats\"", "INSERT INTO \"clubs\""])
+
+        // A migration adds the foreign key; the memoized order of (Seat, Club) must not outlive it.
+        try await fx.db.writeWithoutTransaction {
+            try $0.execute(
+                """
+                PRAGMA foreign_keys = OFF;
+                BEGIN;
+                CREATE TABLE seats_new (
+                    id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL REFERENCES clubs(id), label TEXT NOT NULL);
+                INSERT INTO seats_new SELECT * FROM seats;
+                DROP TABLE seats;
+                ALTER TABLE seats_new RENAME TO seats;
+                COMMIT;
+                PRAGMA foreign_keys = ON;
+                """)
+        }
+        fx.reset()
+        let after = UnitOfWork(database: fx.db)
+        after.insert(Seat(id: 2, clubID: 2, label: "B1"))
+        after.insert(Club(id: 2, name: "Go"))
+        try await after.commit()
+
+        #expect(fx.writes.map { String($0.prefix(19)) } == ["INSERT INTO \"clubs\"", "INSERT INTO \"seats\""])
+        #expect(try fx.count("seats") == 2)
+        let violations = try await fx.db.read { try $0.fetchAll("PRAGMA foreign_key_check").count }
+        #expect(violations == 0)
+    }
+
+    @Test func givenTheSameCommitShapeManyTimes_whenCommitting_thenEachCommitStillChecksItsOwnLinks()
+        async throws
+    {
+        let fx = try Fixture()
+        try await fx.db.write {
+            try $0.execute(
+                """
+                CREATE TABLE clubs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                CREATE TABLE seats (
+                    id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL REFERENCES clubs(id), label TEXT NOT NULL);
+                """)
+        }
+        // Ten commits of one club and two linked seats: the order is memoized after the first,
+        // and every seat still gets its own club's generated key.
+        var seats: [(Inserted<Club>, [Inserted<Seat>])] = []
+        for i in 0..<10 {
+            let uow = UnitOfWork(database: fx.db)
+            let club = uow.insert(Club(name: "Club \(i)"))
+            let linked = (0..<2).map { n in
+                uow.insert(Seat(clubID: 0, label: "\(i)-\(n)"), linking: \.clubID, to: club)
+            }
+            try await uow.commit()
+            seats.append((club, linked))
+        }
+        for (club, linked) in seats {
+            let id = try #require(club.value.id)
+            #expect(linked.allSatisfy { $0.value.clubID == id })
+        }
+        let mismatched = try await fx.db.read {
+            try $0.scalar(
+                """
+                SELECT count(*) FROM seats JOIN clubs ON clubs.id = seats.club_id
+                WHERE clubs.name != 'Club ' || substr(seats.label, 1, instr(seats.label, '-') - 1)
+                """
+            ).integerValue
+        }
+        #expect(mismatched == 0)
+        #expect(try fx.count("seats") == 20)
+    }
+}

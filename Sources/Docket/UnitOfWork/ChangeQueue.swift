@@ -209,9 +209,13 @@ enum ChangeQueueMark {
         }
     }
 
+    /// The links the last payload resolved to parents in the same commit: `apply` writes their
+    /// keys back from these, without resolving each parent's queue again.
+    private var flushedLinks: [BatchLink] = []
+
     func payload(dense: ChangeIndexMap, identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch {
         let map = identity as? IdentityMap<M>
-        var snapshots: [Int: M] = [:]
+        var snapshots = [Int: M]()
         var resolvedLinks: [BatchLink] = []
         resolvedLinks.reserveCapacity(links.count)
         var linkKeys: [String] = []
@@ -248,6 +252,7 @@ enum ChangeQueueMark {
             guard let sample = models.first else { return "" }
             return try KeyPathColumn.codingKey(of: keyPath, sample: sample)
         }
+        flushedLinks = resolvedLinks
         return ModelBatch<M>(
             table: M.tableName, models: models, book: book, indexes: book.changeIndexes(dense), links: resolvedLinks,
             linkKeys: linkKeys, snapshots: snapshots, encodedUpdates: encodedUpdates, upserts: upserts,
@@ -256,37 +261,25 @@ enum ChangeQueueMark {
 
     func apply(_ result: FlushResult, dense: ChangeIndexMap, identity: AnyObject?) {
         let map = identity as? IdentityMap<M>
-        sortLinks()
-        var linkIndex = 0
-        // `linkSpecs.map { $0.set }`, not `.map(\.set)`: a key path used as a function in generic
-        // code is instantiated at run time, on every commit.
-        let (book, links, linkSpecs, parentQueues, access) = (
-            self.book, self.links, self.linkSpecs.map { $0.set }, parentChangeQueues, self.access
-        )
+        let (book, access) = (self.book, self.access)
         // Keys first, in one pass over the models' storage (no access check or uniqueness check per row).
         models.withUnsafeMutableBufferPointer { models in
-            for row in models.indices where book.kind(row) == .insert || book.kind(row) == .upsert {
+            for row in 0..<models.count where book.kind(row) == .insert || book.kind(row) == .upsert {
                 let index = Int(dense[Int(book.position(row))])
-                guard index >= 0 else { continue }
-                if let key = result.key(index) { access.setGenerated(&models[row], key) }
-                while linkIndex < links.count, links[linkIndex].row < row { linkIndex += 1 }
-                while linkIndex < links.count, links[linkIndex].row == row {
-                    let link = links[linkIndex]
-                    let position = parentQueues[Int(link.parentQueue)].position(row: Int(link.parentRow))
-                    let parent = Int(dense[Int(position)])
-                    if parent >= 0, let key = result.key(parent) {
-                        linkSpecs[Int(link.spec)](&models[row], key)
-                    }
-                    linkIndex += 1
-                }
+                if index >= 0, let key = result.key(index) { access.setGenerated(&models[row], key) }
             }
         }
+        // Then linked keys, from the links the payload resolved to parents in this commit.
+        for link in flushedLinks where book.kind(link.row) == .insert || book.kind(link.row) == .upsert {
+            if let key = result.key(link.parent) { linkSpecs[link.spec].set(&models[link.row], key) }
+        }
+        flushedLinks = []
         isCommitted = true
         // Inserts only (the bulk case): nothing more to write back.
         guard !book.isUniform else { return }
         // A loaded row's update carries its identity-map slot (found by the no-op check).
         var committed: [(row: Int, slot: Int)] = []
-        for row in models.indices where book.kind(row) == .update || book.kind(row) == .delete {
+        for row in 0..<models.count where book.kind(row) == .update || book.kind(row) == .delete {
             let index = Int(dense[Int(book.position(row))])
             guard index >= 0 else { continue }
             switch book.kind(row) {

@@ -26,7 +26,9 @@ public final class UnitOfWork {
     public let database: Database
     /// Queued changes, one queue per model type, in the order the types were first queued.
     private var queues: [any AnyChangeQueue] = []
-    private var queueByType: [ObjectIdentifier: any AnyChangeQueue] = [:]
+    /// `ObjectIdentifier` of each queue's model type, by index in `queues`: a commit has a handful
+    /// of queues, and a linear scan of integers beats hashing into a dictionary made per unit of work.
+    private var queueTypes: [ObjectIdentifier] = []
     /// The next queue position (positions order changes across types; errors number them).
     @usableFromInline var nextPosition: Int32 = 0
     /// Loaded rows, one map per model type.
@@ -57,11 +59,11 @@ public final class UnitOfWork {
     /// The queue of a model type other than the last one used, created on first use.
     @usableFromInline func makeQueue<M: Model>(access: RowAccess<M>) -> ChangeQueue<M> {
         let queue: ChangeQueue<M>
-        if let known = queueByType[ObjectIdentifier(M.self)] as? ChangeQueue<M> {
+        if let known = queued(M.self) {
             queue = known
         } else {
             queue = ChangeQueue<M>(access: access)
-            queueByType[ObjectIdentifier(M.self)] = queue
+            queueTypes.append(ObjectIdentifier(M.self))
             queues.append(queue)
         }
         lastQueue = (ObjectIdentifier(M.self), queue)
@@ -75,13 +77,16 @@ public final class UnitOfWork {
     }
 
     @usableFromInline func isCurrentQueue(_ queue: AnyObject, of type: ObjectIdentifier) -> Bool {
-        queue === queueByType[type]
+        guard let index = queueTypes.firstIndex(of: type) else { return false }
+        return queue === queues[index]
     }
 
     /// This unit of work's queue for `M`, if it queued anything of that type: where a loaded row's
     /// queued update (its current value) is.
     private func queued<M: Model>(_ type: M.Type) -> ChangeQueue<M>? {
-        queueByType[ObjectIdentifier(M.self)] as? ChangeQueue<M>
+        guard let index = queueTypes.firstIndex(of: ObjectIdentifier(M.self)) else { return nil }
+        // The queue at `index` was made for `M` (see `makeQueue`).
+        return unsafeDowncast(queues[index] as AnyObject, to: ChangeQueue<M>.self)
     }
 
     private func identityMap<M: Model>(for type: M.Type) -> IdentityMap<M> {
@@ -241,7 +246,7 @@ public final class UnitOfWork {
     private func clearQueue() {
         lastQueue = nil
         queues.removeAll()
-        queueByType.removeAll()
+        queueTypes.removeAll()
         nextPosition = 0
     }
 
@@ -276,10 +281,10 @@ public final class UnitOfWork {
 
     /// Captures the queue and the identity maps; the result puts them back.
     private func savepoint() -> () -> Void {
-        let saved = (queues, queueByType, nextPosition, queues.map { $0.checkpoint() })
+        let saved = (queues, queueTypes, nextPosition, queues.map { $0.checkpoint() })
         let maps = identityMaps.mapValues { ($0 as? any IdentityMapCopying)?.copy() ?? $0 }
         return { [self] in
-            (queues, queueByType, nextPosition) = (saved.0, saved.1, saved.2)
+            (queues, queueTypes, nextPosition) = (saved.0, saved.1, saved.2)
             lastQueue = nil
             for undo in saved.3 { undo() }
             identityMaps = maps

@@ -136,7 +136,9 @@ public final class Database: Sendable {
         let box = ResultBox<T>()
         let job = Job(isTransactional: transactional) { box.value = try body($0) }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+            // Unchecked: `Job.finish` delivers exactly once (it takes the completion out under the
+            // job's lock), so the checked form's extra allocation and checks buy nothing here.
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, Error>) in
                 job.onFinish { error in
                     if let error {
                         continuation.resume(throwing: error)

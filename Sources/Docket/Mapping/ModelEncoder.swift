@@ -72,8 +72,16 @@ final class ModelEncoder<M: Model> {
         return try core.end()
     }
 
-    /// `INSERT INTO table (every column of the layout) VALUES (?, …)`, memoized per layout.
-    func insertSQL() -> String { core.layout.insertSQL(table: M.tableName, count: core.keys.count) }
+    /// `INSERT INTO table (every column of the layout) VALUES (?, …)`, memoized per layout, and by
+    /// this encoder for its last column count (no lock, no table-name look-up per batch).
+    func insertSQL() -> String {
+        let count = core.keys.count
+        if let lastInsert, lastInsert.count == count { return lastInsert.sql }
+        let sql = core.layout.insertSQL(table: core.tableName, count: count)
+        lastInsert = (count, sql)
+        return sql
+    }
+    private var lastInsert: (count: Int, sql: String)?
 
     /// The column names, by slot, as known after the last `encode`.
     var columns: [String] { core.columns }

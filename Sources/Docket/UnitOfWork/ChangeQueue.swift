@@ -184,7 +184,8 @@ enum ChangeQueueMark {
 
     func noopUpdates(identity: AnyObject?) throws -> Set<Int> {
         encodedUpdates.removeAll()
-        guard let map = identity as? IdentityMap<M>, !updateRows.isEmpty else { return [] }
+        guard !updateRows.isEmpty, let identity else { return [] }
+        let map = unsafeDowncast(identity, to: IdentityMap<M>.self)
         let encoder = ModelEncoder<M>()
         var noops: Set<Int> = []
         // `updateRows` holds every queued update with a key, already encoded by `update`; one
@@ -214,15 +215,14 @@ enum ChangeQueueMark {
     private var flushedLinks: [BatchLink] = []
 
     func payload(dense: ChangeIndexMap, identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch {
-        let map = identity as? IdentityMap<M>
+        // Written so that generic code looks up few types' metadata at run time: each look-up is a
+        // hash-table probe, and small commits make one payload per model type.
+        var map: IdentityMap<M>?
+        // The identity map of `M`'s type identifier is an `IdentityMap<M>` (see `identityMap(for:)`).
+        if let identity { map = unsafeDowncast(identity, to: IdentityMap<M>.self) }
         var snapshots = [Int: M]()
         var resolvedLinks: [BatchLink] = []
         resolvedLinks.reserveCapacity(links.count)
-        var linkKeys: [String] = []
-        for spec in linkSpecs {
-            guard let sample = models.first else { break }
-            linkKeys.append(try spec.key(sample: sample))
-        }
         sortLinks()
         var book = self.book
         for row in noops { book.setKind(.dropped, row: row) }
@@ -248,19 +248,23 @@ enum ChangeQueueMark {
                 }
             }
         }
-        let versionKey = try M.version.map { keyPath -> String in
-            guard let sample = models.first else { return "" }
-            return try KeyPathColumn.codingKey(of: keyPath, sample: sample)
+        // Linked properties' coding keys, needed only to bind links to parents in this commit.
+        var linkKeys: [String] = []
+        if !resolvedLinks.isEmpty {
+            for spec in 0..<linkSpecs.count { linkKeys.append(try linkSpecs[spec].key(sample: models[0])) }
+        }
+        var versionKey: String?
+        if let keyPath = M.version {
+            versionKey = models.isEmpty ? "" : try KeyPathColumn.codingKey(of: keyPath, sample: models[0])
         }
         flushedLinks = resolvedLinks
         return ModelBatch<M>(
-            table: M.tableName, models: models, book: book, indexes: book.changeIndexes(dense), links: resolvedLinks,
+            models: models, book: book, indexes: book.changeIndexes(dense), links: resolvedLinks,
             linkKeys: linkKeys, snapshots: snapshots, encodedUpdates: encodedUpdates, upserts: upserts,
             versionKey: versionKey, access: access)
     }
 
     func apply(_ result: FlushResult, dense: ChangeIndexMap, identity: AnyObject?) {
-        let map = identity as? IdentityMap<M>
         let (book, access) = (self.book, self.access)
         // Keys first, in one pass over the models' storage (no access check or uniqueness check per row).
         models.withUnsafeMutableBufferPointer { models in
@@ -277,6 +281,7 @@ enum ChangeQueueMark {
         isCommitted = true
         // Inserts only (the bulk case): nothing more to write back.
         guard !book.isUniform else { return }
+        let map = identity.map { unsafeDowncast($0, to: IdentityMap<M>.self) }
         // A loaded row's update carries its identity-map slot (found by the no-op check).
         var committed: [(row: Int, slot: Int)] = []
         for row in 0..<models.count where book.kind(row) == .update || book.kind(row) == .delete {

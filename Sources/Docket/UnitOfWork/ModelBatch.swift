@@ -54,7 +54,6 @@ struct BatchLink: Sendable {
 }
 
 struct ModelBatch<M: Model>: FlushBatch {
-    let table: String
     let models: [M]
     let book: RowBook
     let indexes: ChangeIndexMap
@@ -65,6 +64,9 @@ struct ModelBatch<M: Model>: FlushBatch {
     let upserts: [Int: UpsertSpec]
     let versionKey: String?
     let access: RowAccess<M>
+
+    /// Read on the writer only when a commit's shape is new or needs the planner.
+    var table: String { M.tableName }
 
     var modelTypeID: ObjectIdentifier { ObjectIdentifier(M.self) }
 

@@ -183,7 +183,9 @@ enum ChangeQueueMark {
     private var encodedUpdates: [Int: EncodedUpdate] = [:]
 
     func noopUpdates(identity: AnyObject?) throws -> Set<Int> {
+        // Every commit starts here, for every queue: nothing from an earlier, failed commit is kept.
         encodedUpdates.removeAll()
+        flushedLinks = []
         guard !updateRows.isEmpty, let identity else { return [] }
         let map = unsafeDowncast(identity, to: IdentityMap<M>.self)
         let encoder = ModelEncoder<M>()

@@ -1,5 +1,6 @@
 import Docket
 import Foundation
+import Synchronization
 import Testing
 
 /// A person whose nickname is often nil, and whose `encode(to:)` leaves the key out when it is: the
@@ -16,6 +17,13 @@ private struct Member: Model, Equatable {
         try container.encode(name, forKey: .name)
         if let nickname { try container.encode(nickname, forKey: .nickname) }
     }
+}
+
+/// A one-way flag shared between a test and the jobs it holds.
+private final class Signal: Sendable {
+    private let raised = Atomic<Bool>(false)
+    func raise() { raised.store(true, ordering: .sequentiallyConsistent) }
+    var isRaised: Bool { raised.load(ordering: .sequentiallyConsistent) }
 }
 
 private struct Club: Model, Equatable {
@@ -106,6 +114,94 @@ private struct Seat: Model, Equatable {
         #expect(try fx.count("seats") == 2)
         let violations = try await fx.db.read { try $0.fetchAll("PRAGMA foreign_key_check").count }
         #expect(violations == 0)
+    }
+
+    @Test func givenAMigrationBetweenTwoCommitsOfOneGroup_whenTheSecondCommitRuns_thenItSeesTheNewForeignKey()
+        async throws
+    {
+        let fx = try Fixture { $0.groupCommit = GroupCommit(maximumJobs: 64, maximumDuration: .seconds(30)) }
+        try await fx.db.write {
+            try $0.execute(
+                """
+                CREATE TABLE clubs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                CREATE TABLE seats (id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL, label TEXT NOT NULL);
+                """)
+        }
+        // A first job holds the writer while three more queue behind it, in this order, so that all
+        // four share one transaction:
+        //   1. a unit of work (Seat, Club): it reads the schema version, and its insert order
+        //      (no foreign key: queue order) is memoized;
+        //   2. a plain write that adds the foreign key seats.club_id → clubs;
+        //   3. a unit of work queuing a seat before its club: it must read the schema again and
+        //      insert the club first, or the seat breaks the new foreign key.
+        let holding = Signal()
+        let release = Signal()
+        fx.reset()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await fx.db.write { _ in
+                    holding.raise()
+                    while !release.isRaised { usleep(1000) }
+                }
+            }
+            while !holding.isRaised { try await Task.sleep(for: .milliseconds(1)) }
+            group.addTask {
+                let uow = UnitOfWork(database: fx.db)
+                uow.insert(Seat(id: 1, clubID: 1, label: "A1"))
+                uow.insert(Club(id: 1, name: "Chess"))
+                try await uow.commit()
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            group.addTask {
+                try await fx.db.write {
+                    try $0.execute(
+                        """
+                        CREATE TABLE seats_new (
+                            id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL REFERENCES clubs(id),
+                            label TEXT NOT NULL);
+                        INSERT INTO seats_new SELECT * FROM seats;
+                        DROP TABLE seats;
+                        ALTER TABLE seats_new RENAME TO seats;
+                        """)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            group.addTask {
+                let uow = UnitOfWork(database: fx.db)
+                uow.insert(Seat(id: 2, clubID: 2, label: "B1"))
+                uow.insert(Club(id: 2, name: "Go"))
+                try await uow.commit()
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            release.raise()
+            try await group.waitForAll()
+        }
+
+        #expect(fx.all.filter { $0 == "BEGIN IMMEDIATE" }.count == 1)
+        let inserts = fx.writes.filter {
+            $0.hasPrefix("INSERT INTO \"seats\"") || $0.hasPrefix("INSERT INTO \"clubs\"")
+        }
+        #expect(
+            inserts.map { String($0.prefix(19)) } == [
+                "INSERT INTO \"seats\"", "INSERT INTO \"clubs\"", "INSERT INTO \"clubs\"", "INSERT INTO \"seats\"",
+            ])
+        #expect(try fx.count("seats") == 2)
+        let violations = try await fx.db.read { try $0.fetchAll("PRAGMA foreign_key_check").count }
+        #expect(violations == 0)
+    }
+
+    @Test func givenABlockingCommitInsideAWrite_whenCalled_thenItFailsInsteadOfDeadlocking() throws {
+        let fx = try Fixture()
+        let error = #expect(throws: DatabaseError.self) {
+            try fx.db.write { _ in
+                let uow = UnitOfWork(database: fx.db)
+                uow.insert(Author(name: "Stanisław Lem"))
+                try uow.commit()
+            }
+        }
+        #expect(error?.codeName == "SQLITE_MISUSE")
+        #expect(error?.message.contains("a unit of work was committed from inside a write") == true)
+        #expect(try fx.count("authors") == 0)
     }
 
     @Test func givenTheSameCommitShapeManyTimes_whenCommitting_thenEachCommitStillChecksItsOwnLinks()

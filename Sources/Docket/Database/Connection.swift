@@ -22,6 +22,11 @@ public final class Connection {
     let interruption = InterruptFlag()
     /// Per-connection memo of table metadata (see `SchemaCache`).
     var schemaCache = SchemaCache()
+    /// `true` while the schema version `schemaCache` last read still holds, so it need not be read
+    /// again: set by `SchemaCache.checkVersion`, cleared by the connection's loop whenever a
+    /// transaction starts and before any job that might change the schema (see `Job.keepsSchema`).
+    /// Within a transaction, only this connection could change the schema.
+    var schemaVerified = false
     /// The writer's encoders, one per model type, reused by every flush (see `ModelEncoder.reused`).
     var encoders: [ObjectIdentifier: AnyObject] = [:]
     private let trace: (@Sendable (TraceEvent) -> Void)?

@@ -83,12 +83,15 @@ private struct WriterLoop {
             first.stopRunning()
             return first.finish(error)
         }
+        // Another connection or process may have changed the schema since the last transaction.
+        connection.schemaVerified = false
         let started = ContinuousClock.now
         var succeeded: [Job] = []
         var groupSize = 1
         var job = first
         while true {
             let inSavepoint = !succeeded.isEmpty
+            if !job.keepsSchema { connection.schemaVerified = false }
             do {
                 if inSavepoint { try connection.execute("SAVEPOINT docket_job") }
                 try job.body(connection)
@@ -140,6 +143,7 @@ private struct WriterLoop {
     /// A job that manages its own transactions. Whatever it leaves open is rolled back, so the next
     /// job never inherits a transaction.
     private func runAlone(_ job: Job) {
+        connection.schemaVerified = false
         do {
             try job.body(connection)
             job.stopRunning()
@@ -174,6 +178,7 @@ private struct ReaderLoop {
             do {
                 // BEGIN DEFERRED takes the snapshot at the first read and keeps it for the whole job.
                 try connection.execute("BEGIN DEFERRED")
+                connection.schemaVerified = false
                 try job.body(connection)
                 job.stopRunning()
                 try connection.execute("COMMIT")

@@ -129,12 +129,19 @@ public final class Database: Sendable {
         try await submit(to: writerQueue, transactional: false, body)
     }
 
+    /// ``write(_:)-(Connection)->T`` for a unit of work's flush, which runs no DDL: the writer checks
+    /// the schema version once per transaction for such jobs, not once per job.
+    func writeKeepingSchema<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await submit(to: writerQueue, keepsSchema: true, body)
+    }
+
     private func submit<T: Sendable>(
-        to queue: JobQueue, transactional: Bool = true, _ body: @escaping @Sendable (Connection) throws -> T
+        to queue: JobQueue, transactional: Bool = true, keepsSchema: Bool = false,
+        _ body: @escaping @Sendable (Connection) throws -> T
     ) async throws -> T {
         try Task.checkCancellation()
         let box = ResultBox<T>()
-        let job = Job(isTransactional: transactional) { box.value = try body($0) }
+        let job = Job(isTransactional: transactional, keepsSchema: keepsSchema) { box.value = try body($0) }
         return try await withTaskCancellationHandler {
             // Unchecked: `Job.finish` delivers exactly once (it takes the completion out under the
             // job's lock), so the checked form's extra allocation and checks buy nothing here.
@@ -168,6 +175,16 @@ public final class Database: Sendable {
         return try submitAndWait(to: writerQueue, body)
     }
 
+    /// The blocking form of ``writeKeepingSchema(_:)-(Connection)->T``.
+    func writeKeepingSchema<T>(_ body: (Connection) throws -> T) throws -> T {
+        if writer.isCurrent {
+            throw DatabaseError.misuse(
+                "a unit of work was committed from inside a write on the same Database: a write job cannot wait "
+                    + "for another write job")
+        }
+        return try submitAndWait(to: writerQueue, keepsSchema: true, body)
+    }
+
     /// The blocking form of ``writeWithoutTransaction(_:)``.
     public func writeWithoutTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
         if writer.isCurrent {
@@ -186,7 +203,7 @@ public final class Database: Sendable {
     }
 
     private func submitAndWait<T>(
-        to queue: JobQueue, transactional: Bool = true, _ body: (Connection) throws -> T
+        to queue: JobQueue, transactional: Bool = true, keepsSchema: Bool = false, _ body: (Connection) throws -> T
     ) throws -> T {
         try withoutActuallyEscaping(body) { body in
             // The caller blocks until the job finished, so neither the non-escaping body nor the
@@ -194,7 +211,7 @@ public final class Database: Sendable {
             let box = ResultBox<T>()
             let failure = ResultBox<Error>()
             let semaphore = DispatchSemaphore(value: 0)
-            let job = Job(isTransactional: transactional) { box.value = try body($0) }
+            let job = Job(isTransactional: transactional, keepsSchema: keepsSchema) { box.value = try body($0) }
             job.onFinish { error in
                 failure.value = error
                 semaphore.signal()

@@ -25,10 +25,14 @@ final class Job: Sendable {
     var body: (Connection) throws -> Void { state.withLock { $0.body } ?? { _ in } }
     /// `false` for jobs that manage their own transaction (migrations, VACUUM); they run alone.
     let isTransactional: Bool
+    /// `true` for jobs that never change the schema (a unit of work's flush): the writer then keeps
+    /// the schema version it checked earlier in the same transaction (`Connection.schemaVerified`).
+    let keepsSchema: Bool
     private let state: Locked<State>
 
-    init(isTransactional: Bool = true, body: @escaping (Connection) throws -> Void) {
+    init(isTransactional: Bool = true, keepsSchema: Bool = false, body: @escaping (Connection) throws -> Void) {
         self.isTransactional = isTransactional
+        self.keepsSchema = keepsSchema
         self.state = Locked(State(body: body))
     }
 

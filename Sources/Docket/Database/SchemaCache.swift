@@ -57,6 +57,8 @@ struct SchemaCache {
     /// `ObjectIdentifier`s in batch order: small commits of the same shape share one answer. Valid
     /// until the schema version changes, like `tables`.
     var insertRanks: [[ObjectIdentifier]: [Int]?] = [:]
+    /// The entry of `insertRanks` used last.
+    var lastInsertRanks: (types: [ObjectIdentifier], ranks: [Int]?)?
 
     mutating func table(_ name: String, on connection: Connection) throws -> TableInfo {
         try checkVersion(on: connection)
@@ -85,14 +87,18 @@ struct SchemaCache {
     }
 
     /// Drops every memo when `PRAGMA schema_version` moved (a migration or any DDL, from any
-    /// connection or process). One cached statement, run once per flush.
+    /// connection or process). One cached statement, run at most once per transaction while only
+    /// jobs that keep the schema run (`Connection.schemaVerified`).
     mutating func checkVersion(on connection: Connection) throws {
+        if connection.schemaVerified { return }
         let current = try connection.scalar("PRAGMA schema_version")
         if case .integer(let v) = current, v != version {
             version = v
             tables.removeAll()
             insertRanks.removeAll()
+            lastInsertRanks = nil
         }
+        connection.schemaVerified = true
     }
 
     private mutating func cachedTable(_ name: String, on connection: Connection) throws -> TableInfo {

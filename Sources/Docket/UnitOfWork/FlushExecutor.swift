@@ -123,14 +123,19 @@ enum FlushExecutor {
     static func insertOrder(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> [any FlushBatch]? {
         guard batches.allSatisfy({ $0.insertsOnly }), let ranks = try insertRanks(batches, on: db) else { return nil }
         if batches.contains(where: { $0.hasLinks }) {
-            // Every linked parent must be written by a batch of a lower rank (an earlier table).
-            var rankOfIndex = [Int32](repeating: -1, count: count)
-            for (batch, rank) in zip(batches, ranks) { batch.mark(rank: Int32(rank), in: &rankOfIndex) }
-            for (batch, rank) in zip(batches, ranks) where batch.hasLinks {
-                guard batch.parentsRanked(below: Int32(rank), in: rankOfIndex) else { return nil }
+            // Every linked parent must be written by a batch of a lower rank (an earlier table). A
+            // small commit's table fits on the stack.
+            let linksPrecede = withUnsafeTemporaryAllocation(of: Int32.self, capacity: count) { rankOfIndex in
+                rankOfIndex.initialize(repeating: -1)
+                for (batch, rank) in zip(batches, ranks) { batch.mark(rank: Int32(rank), in: rankOfIndex) }
+                return zip(batches, ranks).allSatisfy { batch, rank in
+                    !batch.hasLinks || batch.parentsRanked(below: Int32(rank), in: UnsafeBufferPointer(rankOfIndex))
+                }
             }
+            guard linksPrecede else { return nil }
         }
-        guard batches.count > 1 else { return batches }
+        // Parents' queues are usually made first: the batches are then in order already.
+        if zip(ranks, ranks.dropFirst()).allSatisfy({ $0 < $1 }) { return batches }
         // By rank, then by queue order: an insertion sort, as a commit has a handful of batches.
         let first = batches.map { $0.firstChangeIndex }
         var order = Array(batches.indices)
@@ -151,16 +156,28 @@ enum FlushExecutor {
     /// tables reference each other in a cycle. The tables alone decide it, so it is memoized per
     /// combination of model types until the schema changes (see ``SchemaCache``).
     static func insertRanks(_ batches: [any FlushBatch], on db: Connection) throws -> [Int]? {
-        let types = batches.map { $0.modelTypeID }
-        if let known = db.schemaCache.insertRanks[types] { return known }
-        // A commit touches a handful of tables: arrays and linear scans beat sets and dictionaries.
-        var tables: [String] = []
-        for batch in batches where !tables.contains(batch.table) { tables.append(batch.table) }
-        let schema = try db.schemaCache.tablesWithParents(checked: tables, on: db)
-        let ranks = tableRanks(tables, schema: schema).map { rank in
-            batches.map { batch in rank[tables.firstIndex(of: batch.table)!] }
+        // Commits of one shape follow each other: the last answer is checked first, with no array
+        // to build and no hashing.
+        if let last = db.schemaCache.lastInsertRanks, last.types.count == batches.count,
+            zip(last.types, batches).allSatisfy({ $0 == $1.modelTypeID })
+        {
+            return last.ranks
         }
-        db.schemaCache.insertRanks[types] = .some(ranks)
+        let types = batches.map { $0.modelTypeID }
+        let ranks: [Int]?
+        if let known = db.schemaCache.insertRanks[types] {
+            ranks = known
+        } else {
+            // A commit touches a handful of tables: arrays and linear scans beat sets and dictionaries.
+            var tables: [String] = []
+            for batch in batches where !tables.contains(batch.table) { tables.append(batch.table) }
+            let schema = try db.schemaCache.tablesWithParents(checked: tables, on: db)
+            ranks = tableRanks(tables, schema: schema).map { rank in
+                batches.map { batch in rank[tables.firstIndex(of: batch.table)!] }
+            }
+            db.schemaCache.insertRanks[types] = .some(ranks)
+        }
+        db.schemaCache.lastInsertRanks = (types, ranks)
         return ranks
     }
 

@@ -16,10 +16,10 @@ protocol FlushBatch: Sendable {
     /// The change index of the first live row.
     var firstChangeIndex: Int32 { get }
     /// Sets `rankOfIndex[i]` to `rank` for each of this batch's change indexes `i`.
-    func mark(rank: Int32, in rankOfIndex: inout [Int32])
+    func mark(rank: Int32, in rankOfIndex: UnsafeMutableBufferPointer<Int32>)
     /// `true` when every row this batch's rows link to (by generated keys) has a rank in
     /// `rankOfIndex` below `rank`: it is written by an earlier batch.
-    func parentsRanked(below rank: Int32, in rankOfIndex: [Int32]) -> Bool
+    func parentsRanked(below rank: Int32, in rankOfIndex: UnsafeBufferPointer<Int32>) -> Bool
     /// Encodes every live row into a ``RowChange`` (the general planner's input).
     func rowChanges() throws -> [RowChange]
     /// Every live row is an update and no row links to a queued insert: eligible for the update
@@ -85,11 +85,11 @@ struct ModelBatch<M: Model>: FlushBatch {
         return 0
     }
 
-    func mark(rank: Int32, in rankOfIndex: inout [Int32]) {
+    func mark(rank: Int32, in rankOfIndex: UnsafeMutableBufferPointer<Int32>) {
         for row in 0..<models.count where indexes[row] >= 0 { rankOfIndex[Int(indexes[row])] = rank }
     }
 
-    func parentsRanked(below rank: Int32, in rankOfIndex: [Int32]) -> Bool {
+    func parentsRanked(below rank: Int32, in rankOfIndex: UnsafeBufferPointer<Int32>) -> Bool {
         links.allSatisfy { rankOfIndex[$0.parent] >= 0 && rankOfIndex[$0.parent] < rank }
     }
 

@@ -351,7 +351,9 @@ public final class UnitOfWork {
         guard var prepared = try prepareCommit() else { return }
         let (batches, count) = (BatchBox(prepared.batches), prepared.count)
         prepared.batches = []
-        let result = try await database.write { try FlushExecutor.flush(batches.batches, count: count, on: $0) }
+        let result = try await database.writeKeepingSchema {
+            try FlushExecutor.flush(batches.batches, count: count, on: $0)
+        }
         // Writing the keys back must not copy every queued model because the batches still share
         // their arrays: drop them first.
         batches.batches = []
@@ -363,7 +365,7 @@ public final class UnitOfWork {
         guard var prepared = try prepareCommit() else { return }
         let (batches, count) = (BatchBox(prepared.batches), prepared.count)
         prepared.batches = []
-        let result = try database.write { try FlushExecutor.flush(batches.batches, count: count, on: $0) }
+        let result = try database.writeKeepingSchema { try FlushExecutor.flush(batches.batches, count: count, on: $0) }
         batches.batches = []
         finishCommit(prepared, result)
     }

@@ -175,6 +175,8 @@ enum FlushExecutor {
             ranks = tableRanks(tables, schema: schema).map { rank in
                 batches.map { batch in rank[tables.firstIndex(of: batch.table)!] }
             }
+            // Bounded: an application with many model types could otherwise grow it per combination.
+            if db.schemaCache.insertRanks.count >= 1024 { db.schemaCache.insertRanks.removeAll() }
             db.schemaCache.insertRanks[types] = .some(ranks)
         }
         db.schemaCache.lastInsertRanks = (types, ranks)

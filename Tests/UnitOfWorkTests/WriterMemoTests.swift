@@ -42,6 +42,37 @@ private struct Seat: Model, Equatable {
 /// encoder per model type, and the insert order of each combination of tables. These tests show
 /// the memos follow what changes under them: the shared column layout, and the schema.
 @Suite struct WriterMemoTests {
+    /// `clubs` and `seats`, with or without the foreign key `seats.club_id → clubs`.
+    static func clubsAndSeats(foreignKey: Bool) -> String {
+        """
+        CREATE TABLE clubs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE seats (
+            id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL\(foreignKey ? " REFERENCES clubs(id)" : ""),
+            label TEXT NOT NULL);
+        """
+    }
+
+    /// The migration that adds the foreign key `seats.club_id → clubs` (SQLite rebuilds the table).
+    static let addSeatsForeignKey = """
+        CREATE TABLE seats_new (
+            id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL REFERENCES clubs(id), label TEXT NOT NULL);
+        INSERT INTO seats_new SELECT * FROM seats;
+        DROP TABLE seats;
+        ALTER TABLE seats_new RENAME TO seats;
+        """
+
+    /// Commits a seat queued before its club, both with the key `id`.
+    static func commitSeatThenClub(_ fx: Fixture, id: Int64, label: String, club: String) async throws {
+        let uow = UnitOfWork(database: fx.db)
+        uow.insert(Seat(id: id, clubID: id, label: label))
+        uow.insert(Club(id: id, name: club))
+        try await uow.commit()
+    }
+
+    static func foreignKeyViolations(_ fx: Fixture) async throws -> Int {
+        try await fx.db.read { try $0.fetchAll("PRAGMA foreign_key_check").count }
+    }
+
     @Test func givenAColumnLearnedOutsideTheWritersEncoder_whenALaterBulkInsertUsesIt_thenEveryRowIsStored()
         async throws
     {
@@ -75,58 +106,29 @@ private struct Seat: Model, Equatable {
         async throws
     {
         let fx = try Fixture()
-        try await fx.db.write {
-            try $0.execute(
-                """
-                CREATE TABLE clubs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-                CREATE TABLE seats (id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL, label TEXT NOT NULL);
-                """)
-        }
+        try await fx.db.write { try $0.execute(Self.clubsAndSeats(foreignKey: false)) }
         // Without a foreign key the two tables are unordered: rows keep queue order, seat first.
-        let before = UnitOfWork(database: fx.db)
-        before.insert(Seat(id: 1, clubID: 1, label: "A1"))
-        before.insert(Club(id: 1, name: "Chess"))
-        try await before.commit()
+        try await Self.commitSeatThenClub(fx, id: 1, label: "A1", club: "Chess")
         #expect(fx.writes.map { String($0.prefix(19)) } == ["INSERT INTO \"seats\"", "INSERT INTO \"clubs\""])
 
         // A migration adds the foreign key; the memoized order of (Seat, Club) must not outlive it.
         try await fx.db.writeWithoutTransaction {
             try $0.execute(
-                """
-                PRAGMA foreign_keys = OFF;
-                BEGIN;
-                CREATE TABLE seats_new (
-                    id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL REFERENCES clubs(id), label TEXT NOT NULL);
-                INSERT INTO seats_new SELECT * FROM seats;
-                DROP TABLE seats;
-                ALTER TABLE seats_new RENAME TO seats;
-                COMMIT;
-                PRAGMA foreign_keys = ON;
-                """)
+                "PRAGMA foreign_keys = OFF; BEGIN; \(Self.addSeatsForeignKey) COMMIT; PRAGMA foreign_keys = ON;")
         }
         fx.reset()
-        let after = UnitOfWork(database: fx.db)
-        after.insert(Seat(id: 2, clubID: 2, label: "B1"))
-        after.insert(Club(id: 2, name: "Go"))
-        try await after.commit()
+        try await Self.commitSeatThenClub(fx, id: 2, label: "B1", club: "Go")
 
         #expect(fx.writes.map { String($0.prefix(19)) } == ["INSERT INTO \"clubs\"", "INSERT INTO \"seats\""])
         #expect(try fx.count("seats") == 2)
-        let violations = try await fx.db.read { try $0.fetchAll("PRAGMA foreign_key_check").count }
-        #expect(violations == 0)
+        #expect(try await Self.foreignKeyViolations(fx) == 0)
     }
 
     @Test func givenAMigrationBetweenTwoCommitsOfOneGroup_whenTheSecondCommitRuns_thenItSeesTheNewForeignKey()
         async throws
     {
         let fx = try Fixture { $0.groupCommit = GroupCommit(maximumJobs: 64, maximumDuration: .seconds(30)) }
-        try await fx.db.write {
-            try $0.execute(
-                """
-                CREATE TABLE clubs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-                CREATE TABLE seats (id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL, label TEXT NOT NULL);
-                """)
-        }
+        try await fx.db.write { try $0.execute(Self.clubsAndSeats(foreignKey: false)) }
         // A first job holds the writer while three more queue behind it, in this order, so that all
         // four share one transaction:
         //   1. a unit of work (Seat, Club): it reads the schema version, and its insert order
@@ -145,33 +147,11 @@ private struct Seat: Model, Equatable {
                 }
             }
             while !holding.isRaised { try await Task.sleep(for: .milliseconds(1)) }
-            group.addTask {
-                let uow = UnitOfWork(database: fx.db)
-                uow.insert(Seat(id: 1, clubID: 1, label: "A1"))
-                uow.insert(Club(id: 1, name: "Chess"))
-                try await uow.commit()
-            }
+            group.addTask { try await Self.commitSeatThenClub(fx, id: 1, label: "A1", club: "Chess") }
             try await Task.sleep(for: .milliseconds(100))
-            group.addTask {
-                try await fx.db.write {
-                    try $0.execute(
-                        """
-                        CREATE TABLE seats_new (
-                            id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL REFERENCES clubs(id),
-                            label TEXT NOT NULL);
-                        INSERT INTO seats_new SELECT * FROM seats;
-                        DROP TABLE seats;
-                        ALTER TABLE seats_new RENAME TO seats;
-                        """)
-                }
-            }
+            group.addTask { try await fx.db.write { try $0.execute(Self.addSeatsForeignKey) } }
             try await Task.sleep(for: .milliseconds(100))
-            group.addTask {
-                let uow = UnitOfWork(database: fx.db)
-                uow.insert(Seat(id: 2, clubID: 2, label: "B1"))
-                uow.insert(Club(id: 2, name: "Go"))
-                try await uow.commit()
-            }
+            group.addTask { try await Self.commitSeatThenClub(fx, id: 2, label: "B1", club: "Go") }
             try await Task.sleep(for: .milliseconds(100))
             release.raise()
             try await group.waitForAll()
@@ -186,8 +166,7 @@ private struct Seat: Model, Equatable {
                 "INSERT INTO \"seats\"", "INSERT INTO \"clubs\"", "INSERT INTO \"clubs\"", "INSERT INTO \"seats\"",
             ])
         #expect(try fx.count("seats") == 2)
-        let violations = try await fx.db.read { try $0.fetchAll("PRAGMA foreign_key_check").count }
-        #expect(violations == 0)
+        #expect(try await Self.foreignKeyViolations(fx) == 0)
     }
 
     @Test func givenABlockingCommitInsideAWrite_whenCalled_thenItFailsInsteadOfDeadlocking() throws {
@@ -208,14 +187,7 @@ private struct Seat: Model, Equatable {
         async throws
     {
         let fx = try Fixture()
-        try await fx.db.write {
-            try $0.execute(
-                """
-                CREATE TABLE clubs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-                CREATE TABLE seats (
-                    id INTEGER PRIMARY KEY, club_id INTEGER NOT NULL REFERENCES clubs(id), label TEXT NOT NULL);
-                """)
-        }
+        try await fx.db.write { try $0.execute(Self.clubsAndSeats(foreignKey: true)) }
         // Ten commits of one club and two linked seats: the order is memoized after the first,
         // and every seat still gets its own club's generated key.
         var seats: [(Inserted<Club>, [Inserted<Seat>])] = []

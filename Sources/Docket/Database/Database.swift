@@ -167,30 +167,34 @@ public final class Database: Sendable {
     /// Calling it from inside another `write` closure throws a ``DatabaseError`` (`SQLITE_MISUSE`)
     /// instead of deadlocking: use the connection you were given instead.
     public func write<T>(_ body: (Connection) throws -> T) throws -> T {
-        if writer.isCurrent {
-            throw DatabaseError.misuse(
-                "write was called from inside a write on the same Database: a write job cannot wait for "
-                    + "another write job. Use the Connection the outer write passed to its closure.")
-        }
-        return try submitAndWait(to: writerQueue, body)
+        try waitForWriter(
+            misuse: "write was called from inside a write on the same Database: a write job cannot wait for "
+                + "another write job. Use the Connection the outer write passed to its closure.", body)
     }
 
     /// The blocking form of ``writeKeepingSchema(_:)-(Connection)->T``.
     func writeKeepingSchema<T>(_ body: (Connection) throws -> T) throws -> T {
-        if writer.isCurrent {
-            throw DatabaseError.misuse(
-                "a unit of work was committed from inside a write on the same Database: a write job cannot wait "
-                    + "for another write job")
-        }
-        return try submitAndWait(to: writerQueue, keepsSchema: true, body)
+        try waitForWriter(
+            keepsSchema: true,
+            misuse: "a unit of work was committed from inside a write on the same Database: a write job cannot wait "
+                + "for another write job", body)
     }
 
     /// The blocking form of ``writeWithoutTransaction(_:)``.
     public func writeWithoutTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
-        if writer.isCurrent {
-            throw DatabaseError.misuse("writeWithoutTransaction was called from inside a write on the same Database")
-        }
-        return try submitAndWait(to: writerQueue, transactional: false, body)
+        try waitForWriter(
+            transactional: false, misuse: "writeWithoutTransaction was called from inside a write on the same Database",
+            body)
+    }
+
+    /// Runs `body` as a write job and waits for it; called on the writer's own thread (from inside a
+    /// write job), it throws `misuse` instead, as waiting there would deadlock.
+    private func waitForWriter<T>(
+        transactional: Bool = true, keepsSchema: Bool = false, misuse: @autoclosure () -> String,
+        _ body: (Connection) throws -> T
+    ) throws -> T {
+        if writer.isCurrent { throw DatabaseError.misuse(misuse()) }
+        return try submitAndWait(to: writerQueue, transactional: transactional, keepsSchema: keepsSchema, body)
     }
 
     /// The blocking form of `read`. Called from inside a `read` closure, it reuses that read's

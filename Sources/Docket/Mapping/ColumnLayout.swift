@@ -16,17 +16,6 @@ final class ColumnLayout: Sendable {
     var snapshot: Snapshot { state.withLock { $0 } }
     var keyCount: Int { state.withLock { $0.keys.count } }
 
-    /// The INSERT statement for `table` and the layout's first `count` columns, built once per
-    /// layout: a small commit would otherwise spend as long building and hashing its SQL as running it.
-    func insertSQL(table: String, count: Int) -> String {
-        if let cached = insertCache.withLock({ $0 }), cached.table == table, cached.count == count { return cached.sql }
-        let columns = Array(state.withLock { $0.columns }.prefix(count))
-        let sql = SQL.insert(table, columns)
-        insertCache.withLock { $0 = (table, count, sql) }
-        return sql
-    }
-    private let insertCache = Locked<(table: String, count: Int, sql: String)?>(nil)
-
     /// Adds keys learned by one encoding; returns the merged layout.
     func merge(keys: [String], naming: ColumnNaming) -> Snapshot {
         state.withLock { layout in

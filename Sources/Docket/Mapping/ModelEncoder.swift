@@ -72,12 +72,13 @@ final class ModelEncoder<M: Model> {
         return try core.end()
     }
 
-    /// `INSERT INTO table (every column of the layout) VALUES (?, …)`, memoized per layout, and by
-    /// this encoder for its last column count (no lock, no table-name look-up per batch).
+    /// `INSERT INTO table (every column known to this encoder) VALUES (?, …)`, built again only when
+    /// the columns grew: the writer reuses its encoders (``reused(on:)``), so a small commit does not
+    /// spend as long building and hashing its SQL as running it.
     func insertSQL() -> String {
         let count = core.keys.count
         if let lastInsert, lastInsert.count == count { return lastInsert.sql }
-        let sql = core.layout.insertSQL(table: core.tableName, count: count)
+        let sql = SQL.insert(core.tableName, core.columns)
         lastInsert = (count, sql)
         return sql
     }

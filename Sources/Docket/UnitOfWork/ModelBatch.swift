@@ -5,10 +5,6 @@ protocol FlushBatch: Sendable {
     var table: String { get }
     /// `ObjectIdentifier` of the model type.
     var modelTypeID: ObjectIdentifier { get }
-    /// Dense change index of each row, in row order (-1 for dropped rows).
-    var indexes: ChangeIndexMap { get }
-    /// The number of rows (live or dropped).
-    var rowCount: Int { get }
     /// Every live row is an insert with no self-referencing concerns: eligible for the fast path.
     var insertsOnly: Bool { get }
     /// `true` when some row links to another queued row's generated key.
@@ -70,8 +66,6 @@ struct ModelBatch<M: Model>: FlushBatch {
 
     var modelTypeID: ObjectIdentifier { ObjectIdentifier(M.self) }
 
-    var rowCount: Int { models.count }
-
     var insertsOnly: Bool { book.isUniform || book.kinds.allSatisfy { $0 == .insert || $0 == .dropped } }
 
     var updatesOnly: Bool {
@@ -107,8 +101,8 @@ struct ModelBatch<M: Model>: FlushBatch {
         let linkSlots = linkKeys.map { encoder.keys.firstIndex(of: $0) }
         let keySlot = encoder.keys.firstIndex(of: M.primaryKeyCodingKey)!
         let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
-        let name = typeName(M.self)
-        let generatable = M.ID.generated(rowID: 1) != nil
+        // Read once: the table name of a type without its own is looked up under a lock.
+        let (table, name, generatable) = (table, typeName(M.self), encoder.generatesKeys)
         var linkCursor = 0
         return try rows.map { entry in
             let row = entry.row
@@ -159,7 +153,7 @@ struct ModelBatch<M: Model>: FlushBatch {
         if let versionKey { encoder.ensureKeys([versionKey]) }
         let keySlot = encoder.keys.firstIndex(of: M.primaryKeyCodingKey)!
         let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
-        let name = typeName(M.self)
+        let (table, name) = (table, typeName(M.self))
         // Updated rows usually change the same columns: one statement serves a run of them.
         var shape: (slots: [Int], statement: Statement)?
         for row in 0..<models.count where book.kind(row) == .update {
@@ -190,7 +184,7 @@ struct ModelBatch<M: Model>: FlushBatch {
         encoder.ensureKeys(linkKeys)
         // The first encoding settles the column layout; every row is then bound straight into
         // one cached statement.
-        _ = try encoder.encode(models[first])
+        _ = try encoder.encode(models, row: first, with: access)
         let keys = encoder.keys
         // Parameter index of each linked property, resolved once per batch.
         let linkSlots = linkKeys.map { keys.firstIndex(of: $0) }
@@ -215,7 +209,7 @@ struct ModelBatch<M: Model>: FlushBatch {
                 try statement.run()
             } catch let error as DatabaseError {
                 // Encode the failing row again, with its linked keys, to say which value was at fault.
-                var values = (try? encoder.encode(models[row])) ?? []
+                var values = (try? encoder.encode(models, row: row, with: access)) ?? []
                 for link in links where link.row == row {
                     if let slot = linkSlots[link.spec], slot < values.count, let key = result.key(link.parent) {
                         values[slot] = .integer(key)

@@ -143,9 +143,11 @@ public final class Database: Sendable {
         let box = ResultBox<T>()
         let job = Job(isTransactional: transactional, keepsSchema: keepsSchema) { box.value = try body($0) }
         return try await withTaskCancellationHandler {
-            // Unchecked: `Job.finish` delivers exactly once (it takes the completion out under the
-            // job's lock), so the checked form's extra allocation and checks buy nothing here.
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, Error>) in
+            // Checked, although `Job.finish` delivers exactly once: with the unchecked form,
+            // ThreadSanitizer reports the resume on the writer thread racing with the resumed task's
+            // reuse of its own allocator memory (the runtime's ordering is invisible to it), and the
+            // CI's sanitizer run fails.
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
                 job.onFinish { error in
                     if let error {
                         continuation.resume(throwing: error)

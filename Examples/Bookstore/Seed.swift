@@ -30,7 +30,7 @@ func seedCatalog(
                 stock: stock)
             // The author's key does not exist yet: the flush inserts the author first and fills
             // `author_id` in.
-            books.append(uow.insert(book, linking: \.authorID, to: authors[number % authors.count]))
+            books.append(try uow.insert(book, linking: \.authorID, to: authors[number % authors.count]))
         }
         let customers = (1...customerCount).map {
             uow.insert(Customer(email: "reader\($0)@\(tag).example", name: "Reader \($0)"))

@@ -43,7 +43,7 @@ struct Shop: Sendable {
             for line in request.lines {
                 // `order_id` is filled in by the flush, once the order has its key.
                 let orderLine = OrderLine(bookID: line.bookID, quantity: line.quantity, unitPrice: prices[line.bookID]!)
-                uow.insert(orderLine, linking: \.orderID, to: order)
+                try uow.insert(orderLine, linking: \.orderID, to: order)
             }
 
             var conflicts = 0

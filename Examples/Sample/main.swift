@@ -28,10 +28,10 @@ try await db.write { db in
 
 try await withUnitOfWork(db) { uow in
     let leGuin = uow.insert(Author(name: "Ursula K. Le Guin"))
-    uow.insert(
+    try uow.insert(
         Book(title: "A Wizard of Earthsea", published: Date(timeIntervalSince1970: -40_000_000)), linking: \.authorID,
         to: leGuin)
-    uow.insert(
+    try uow.insert(
         Book(title: "The Dispossessed", published: Date(timeIntervalSince1970: 136_000_000)), linking: \.authorID,
         to: leGuin)
 }

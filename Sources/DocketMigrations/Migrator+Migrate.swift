@@ -51,7 +51,7 @@ extension Migrator {
         for migration in pending {
             let milliseconds: Double?
             do {
-                milliseconds = try db.writeWithoutTransaction { [historyTableExists] connection in
+                milliseconds = try db.blocking.writeWithoutTransaction { [historyTableExists] connection in
                     try Self.run(
                         migration.up, of: migration, direction: .up, on: connection,
                         prepare: historyTableExists ? nil : MigrationHistory.createSQL,

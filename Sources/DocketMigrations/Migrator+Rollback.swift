@@ -59,7 +59,7 @@ extension Migrator {
         for (migration, step) in plan {
             let milliseconds: Double?
             do {
-                milliseconds = try db.writeWithoutTransaction { connection in
+                milliseconds = try db.blocking.writeWithoutTransaction { connection in
                     try Self.run(
                         step, of: migration, direction: .down, on: connection, prepare: nil,
                         isDone: { try !MigrationHistory.contains($0, version: migration.version) },

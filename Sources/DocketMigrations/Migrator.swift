@@ -191,7 +191,7 @@ public struct Migrator: Sendable {
     /// The history table's rows, by version; empty when the table does not exist yet.
     public func readHistory(_ db: Database) throws(MigrationError) -> [AppliedMigration] {
         do {
-            return try db.read { try MigrationHistory.read($0) }
+            return try db.blocking.read { try MigrationHistory.read($0) }
         } catch {
             throw MigrationError.wrapping(error, doing: "reading the migration history of \(db.path)")
         }

@@ -156,7 +156,7 @@ import Testing
         db.close()
         let error = await #expect(throws: DatabaseError.self) { try await db.write { _ in 1 } }
         #expect(error?.message == "the database is closed")
-        #expect(throws: DatabaseError.self) { try db.read { _ in 1 } }
+        #expect(throws: DatabaseError.self) { try db.blocking.read { _ in 1 } }
     }
 
     // MARK: Pragmas

@@ -155,7 +155,7 @@ import Testing
         let error = await #expect(throws: DatabaseError.self) {
             try await db.write { connection in
                 try connection.execute("INSERT INTO items (n) VALUES (1)")
-                try db.write { try $0.execute("INSERT INTO items (n) VALUES (2)") }
+                try db.blocking.write { try $0.execute("INSERT INTO items (n) VALUES (2)") }
             }
         }
         #expect(error?.codeName == "SQLITE_MISUSE")
@@ -166,7 +166,7 @@ import Testing
     @Test func givenARead_whenItCallsTheBlockingWriteInside_thenTheWriteRunsOnTheWriter() async throws {
         let db = try await Self.counterDatabase()
         let seen = try await db.read { connection in
-            try db.write(Self.increment)
+            try db.blocking.write(Self.increment)
             // BEGIN DEFERRED takes the read's snapshot at its first read, after the write committed.
             return try connection.scalar("SELECT value FROM counter")
         }
@@ -185,7 +185,7 @@ import Testing
                 let before = try connection.scalar("SELECT value FROM counter")
                 outerRead.set()
                 _ = waitUntil { writeCommitted.isSet }
-                let nested = try db.read { inner in
+                let nested = try db.blocking.read { inner in
                     [try inner.scalar("SELECT value FROM counter"), .integer(inner === connection ? 1 : 0)]
                 }
                 return [before] + nested
@@ -209,8 +209,10 @@ import Testing
             finished.enter()
             let thread = Thread {
                 for _ in 0..<100 {
-                    do { try db.write(Self.increment) } catch { failures.increment() }
-                    do { _ = try db.read { try $0.scalar("SELECT value FROM counter") } } catch { failures.increment() }
+                    do { try db.blocking.write(Self.increment) } catch { failures.increment() }
+                    do { _ = try db.blocking.read { try $0.scalar("SELECT value FROM counter") } } catch {
+                        failures.increment()
+                    }
                 }
                 finished.leave()
             }
@@ -231,7 +233,7 @@ import Testing
             DispatchQueue.global().async {
                 DispatchQueue.concurrentPerform(iterations: 8) { _ in
                     for _ in 0..<50 {
-                        do { try db.write(Self.increment) } catch { failures.increment() }
+                        do { try db.blocking.write(Self.increment) } catch { failures.increment() }
                     }
                 }
                 continuation.resume()

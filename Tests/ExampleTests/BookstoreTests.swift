@@ -44,7 +44,7 @@ import Testing
         #expect(report.failed.isEmpty)
         let db = try Database(path: folder.database)
         defer { db.close() }
-        let orders = try db.read { try $0.scalar("SELECT count(*) FROM orders") }
+        let orders = try db.blocking.read { try $0.scalar("SELECT count(*) FROM orders") }
         let committed = try Report(first.stdout).committed + report.committed
         #expect(orders == .integer(Int64(committed)))
     }
@@ -56,7 +56,7 @@ import Testing
         defer { folder.remove() }
         #expect(try bookstore(["--tasks", "1", "--orders", "1", "--database", folder.database]).status == 0)
         let db = try Database(path: folder.database)
-        try db.writeWithoutTransaction { db in
+        try db.blocking.writeWithoutTransaction { db in
             // Foreign keys off, as a buggy tool might have left the file.
             try db.execute("PRAGMA foreign_keys = OFF")
             try db.execute("INSERT INTO order_lines (order_id, book_id, quantity, unit_price) VALUES (424242, 1, 1, 1)")

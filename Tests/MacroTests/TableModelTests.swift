@@ -96,7 +96,7 @@ struct Label: Model, Equatable {
 
     func database() throws -> Database {
         let db = try Database.temporary()
-        try db.write { try $0.execute(Self.schema) }
+        try db.blocking.write { try $0.execute(Self.schema) }
         return db
     }
 

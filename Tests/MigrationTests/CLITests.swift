@@ -284,7 +284,7 @@ func docket(_ arguments: [String], environment: [String: String] = [:]) throws -
         let blocker = try workspace.open()
         defer { blocker.close() }
         let before = try dump(blocker)
-        let result = try blocker.writeWithoutTransaction { connection -> ProcessResult in
+        let result = try blocker.blocking.writeWithoutTransaction { connection -> ProcessResult in
             try connection.execute("BEGIN IMMEDIATE")
             defer { try? connection.execute("ROLLBACK") }
             return try docket([

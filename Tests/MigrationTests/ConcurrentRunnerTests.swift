@@ -37,7 +37,7 @@ import Testing
         let group = DispatchGroup()
         // Threads, not GCD: a GCD pool on two cores may not start the second runner while the first blocks.
         onThread(group) {
-            try? blocker.writeWithoutTransaction { connection in
+            try? blocker.blocking.writeWithoutTransaction { connection in
                 try connection.execute("BEGIN IMMEDIATE")
                 locked.signal()
                 release.wait()
@@ -63,7 +63,7 @@ import Testing
         let applied = runs.flatMap { $0.filter { !$0.wasDoneByAnotherRunner } }.map(\.version).sorted()
         #expect(applied == versions)
         #expect(try appliedVersions(first) == versions)
-        #expect(try first.read { try $0.scalar("SELECT count(*) FROM slow") } == .integer(300_000))
+        #expect(try first.blocking.read { try $0.scalar("SELECT count(*) FROM slow") } == .integer(300_000))
     }
 }
 

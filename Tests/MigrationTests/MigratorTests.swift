@@ -24,36 +24,36 @@ import Testing
         let runs = try workspace.migrator().migrate(db)
         #expect(runs.count == 6)
         #expect(try tableNames(db) == ["authors", "books", "customers", "docket_migrations", "order_lines", "orders"])
-        let columns = try db.read { connection in
+        let columns = try db.blocking.read { connection in
             try connection.fetchAll("SELECT name FROM pragma_table_info('books') ORDER BY cid").compactMap {
                 $0.values[0].textValue
             }
         }
         #expect(columns == ["id", "author_id", "title", "isbn", "price", "stock", "version"])
-        let indexes = try db.read { try $0.fetchAll("SELECT name FROM pragma_index_list('books')") }
+        let indexes = try db.blocking.read { try $0.fetchAll("SELECT name FROM pragma_index_list('books')") }
         #expect(indexes.contains { $0.values[0] == .text("books_author_id") })
-        try db.write { connection in
+        try db.blocking.write { connection in
             try connection.execute("INSERT INTO authors (id, name) VALUES (1, 'Le Guin')")
             try connection.execute(
                 "INSERT INTO books (author_id, title, isbn, price, stock) VALUES (1, 'Earthsea', '978-1', 9.5, 3)")
         }
         // The CHECK added by the rebuild, the UNIQUE isbn and the foreign key all hold.
         #expect(throws: DatabaseError.self) {
-            try db.write { try $0.execute("UPDATE books SET stock = -1") }
+            try db.blocking.write { try $0.execute("UPDATE books SET stock = -1") }
         }
         #expect(throws: DatabaseError.self) {
-            try db.write {
+            try db.blocking.write {
                 try $0.execute(
                     "INSERT INTO books (author_id, title, isbn, price, stock) VALUES (1, 'Copy', '978-1', 1, 1)")
             }
         }
         #expect(throws: DatabaseError.self) {
-            try db.write {
+            try db.blocking.write {
                 try $0.execute(
                     "INSERT INTO books (author_id, title, isbn, price, stock) VALUES (9, 'X', '978-2', 1, 1)")
             }
         }
-        #expect(try db.read { try $0.scalar("SELECT version FROM books") } == .integer(0))
+        #expect(try db.blocking.read { try $0.scalar("SELECT version FROM books") } == .integer(0))
     }
 
     @Test func givenBooksWithOrderLines_whenTheRebuildRunsAndIsRolledBack_thenChildRowsStayIntact() throws {
@@ -64,7 +64,7 @@ import Testing
         defer { db.close() }
         let migrator = try workspace.migrator()
         try migrator.migrate(db, to: 20_261_123_120_400)
-        try db.write { connection in
+        try db.blocking.write { connection in
             try connection.execute(
                 """
                 INSERT INTO authors (id, name) VALUES (1, 'Le Guin');
@@ -76,23 +76,25 @@ import Testing
                 """)
         }
         let lines = "SELECT order_id, book_id, quantity FROM order_lines ORDER BY id"
-        let before = try db.read { try $0.fetchAll(lines) }
+        let before = try db.blocking.read { try $0.fetchAll(lines) }
 
         let runs = try migrator.migrate(db)
 
         #expect(runs.map(\.name) == ["rebuild_books"])
-        #expect(try db.read { try $0.fetchAll(lines) } == before)
-        #expect(try db.read { try $0.fetchAll("PRAGMA foreign_key_check") }.isEmpty)
-        #expect(try db.read { try $0.scalar("SELECT sum(version) FROM books") } == .integer(0))
+        #expect(try db.blocking.read { try $0.fetchAll(lines) } == before)
+        #expect(try db.blocking.read { try $0.fetchAll("PRAGMA foreign_key_check") }.isEmpty)
+        #expect(try db.blocking.read { try $0.scalar("SELECT sum(version) FROM books") } == .integer(0))
         // Foreign keys are back on for the writer after the migration.
-        #expect(try db.write { try $0.scalar("PRAGMA foreign_keys") } == .integer(1))
-        #expect(throws: DatabaseError.self) { try db.write { try $0.execute("DELETE FROM books WHERE id = 10") } }
+        #expect(try db.blocking.write { try $0.scalar("PRAGMA foreign_keys") } == .integer(1))
+        #expect(throws: DatabaseError.self) {
+            try db.blocking.write { try $0.execute("DELETE FROM books WHERE id = 10") }
+        }
 
         try migrator.rollback(db)
 
-        #expect(try db.read { try $0.fetchAll(lines) } == before)
-        #expect(try db.read { try $0.fetchAll("PRAGMA foreign_key_check") }.isEmpty)
-        let columns = try db.read { try $0.fetchAll("SELECT name FROM pragma_table_info('books')") }
+        #expect(try db.blocking.read { try $0.fetchAll(lines) } == before)
+        #expect(try db.blocking.read { try $0.fetchAll("PRAGMA foreign_key_check") }.isEmpty)
+        let columns = try db.blocking.read { try $0.fetchAll("SELECT name FROM pragma_table_info('books')") }
         #expect(!columns.contains { $0.values[0] == .text("version") })
     }
 
@@ -281,7 +283,7 @@ import Testing
         let db = try workspace.open()
         defer { db.close() }
         try workspace.migrator().migrate(db)
-        try db.write { connection in
+        try db.blocking.write { connection in
             try connection.execute(
                 """
                 INSERT INTO authors (id, name) VALUES (1, 'Le Guin');
@@ -318,7 +320,7 @@ import Testing
         #expect(text.contains("order_lines row 7 references a missing row of books"))
         #expect(text.contains("The migration was rolled back"))
         #expect(try dump(db) == before)
-        #expect(try db.write { try $0.scalar("PRAGMA foreign_keys") } == .integer(1))
+        #expect(try db.blocking.write { try $0.scalar("PRAGMA foreign_keys") } == .integer(1))
     }
 
     // MARK: Rollback, targets, dry run, Swift migrations
@@ -402,9 +404,9 @@ import Testing
         let runs = try migrator.migrate(db)
 
         #expect(runs.map(\.id) == ["1_authors", "2_seed_authors", "3_books"])
-        #expect(try db.read { try $0.scalar("SELECT count(*) FROM authors") } == .integer(1))
+        #expect(try db.blocking.read { try $0.scalar("SELECT count(*) FROM authors") } == .integer(1))
         try migrator.rollback(db, steps: 2)
-        #expect(try db.read { try $0.scalar("SELECT count(*) FROM authors") } == .integer(0))
+        #expect(try db.blocking.read { try $0.scalar("SELECT count(*) FROM authors") } == .integer(0))
 
         var clash = try workspace.migrator()
         clash.register(version: 3, name: "clash") { _ in }

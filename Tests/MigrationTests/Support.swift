@@ -63,7 +63,7 @@ let bookstoreMigrations = packageRoot.appendingPathComponent("Migrations").path
 /// Everything in the database, as text: each schema object's SQL, then every row of every table
 /// (history included). Two equal dumps mean the database did not change.
 func dump(_ db: Database) throws -> String {
-    try db.read { connection in
+    try db.blocking.read { connection in
         var text = ""
         let objects = try connection.fetchAll(
             "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
@@ -88,7 +88,7 @@ func dump(path: String) throws -> String {
 
 /// The versions in the history table.
 func appliedVersions(_ db: Database) throws -> [Int64] {
-    try db.read { connection in
+    try db.blocking.read { connection in
         let exists = try connection.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'docket_migrations'")
         guard exists == .integer(1) else { return [] }
         return try connection.fetchAll("SELECT version FROM docket_migrations ORDER BY version").compactMap {
@@ -99,7 +99,7 @@ func appliedVersions(_ db: Database) throws -> [Int64] {
 
 /// The names of the user tables.
 func tableNames(_ db: Database) throws -> [String] {
-    try db.read { connection in
+    try db.blocking.read { connection in
         try connection.fetchAll(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
         ).compactMap { $0.values[0].textValue }

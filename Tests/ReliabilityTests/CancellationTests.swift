@@ -16,7 +16,7 @@ import Testing
                     let uow = UnitOfWork(database: db)
                     let author = uow.insert(Author(name: "task \(t)"))
                     for i in 0..<2000 {
-                        uow.insert(Book(title: "task \(t) book \(i)"), linking: \.authorID, to: author)
+                        try uow.insert(Book(title: "task \(t) book \(i)"), linking: \.authorID, to: author)
                     }
                     try await uow.commit()
                     return true

@@ -59,11 +59,11 @@ import Testing
 
         let db = try Database(path: path)
         defer { db.close() }
-        let check = try db.read { try $0.scalar("PRAGMA integrity_check") }
+        let check = try db.blocking.read { try $0.scalar("PRAGMA integrity_check") }
         #expect(check == .text("ok"))
-        let fkViolations = try db.read { try $0.fetchAll("PRAGMA foreign_key_check") }
+        let fkViolations = try db.blocking.read { try $0.fetchAll("PRAGMA foreign_key_check") }
         #expect(fkViolations.isEmpty)
-        let names = try db.read { db in
+        let names = try db.blocking.read { db in
             Set(try db.fetchAll("SELECT name FROM authors").compactMap { $0.values[0].textValue })
         }
         let missing = acknowledged.filter { !names.contains($0) }
@@ -71,8 +71,8 @@ import Testing
         // No unit of work is partly applied: every author has exactly its two books, and no book is alone.
         // The worker's schema has no index on books.author_id; without one this check is quadratic
         // in the rows the worker committed (hundreds of thousands once commits got fast).
-        try db.write { try $0.execute("CREATE INDEX IF NOT EXISTS books_by_author ON books (author_id)") }
-        let partial = try db.read {
+        try db.blocking.write { try $0.execute("CREATE INDEX IF NOT EXISTS books_by_author ON books (author_id)") }
+        let partial = try db.blocking.read {
             try $0.scalar(
                 """
                 SELECT count(*) FROM authors a
@@ -81,7 +81,7 @@ import Testing
                 """)
         }
         #expect(partial == .integer(0))
-        let books = try db.read { try $0.scalar("SELECT count(*) FROM books").integerValue ?? -1 }
+        let books = try db.blocking.read { try $0.scalar("SELECT count(*) FROM books").integerValue ?? -1 }
         #expect(books == Int64(names.count * 2))
     }
 }

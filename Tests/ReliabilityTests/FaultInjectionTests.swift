@@ -44,7 +44,7 @@ let reliabilitySchema = """
         // A separate Database on the default VFS: what a restarted process would see.
         let check = try Database(path: path)
         defer { check.close() }
-        return try check.read { db in
+        return try check.blocking.read { db in
             (
                 try db.scalar("PRAGMA integrity_check").textValue ?? "?",
                 try db.scalar("SELECT count(*) FROM authors").integerValue ?? -1,
@@ -57,10 +57,10 @@ let reliabilitySchema = """
         let uow = UnitOfWork(database: db)
         let author = uow.insert(Author(name: tag))
         for i in 0..<40 {
-            uow.insert(
+            try uow.insert(
                 Book(title: "\(tag) book \(i) " + String(repeating: "x", count: 200)), linking: \.authorID, to: author)
         }
-        try uow.commit()
+        try uow.blocking.commit()
     }
 
     @Test(arguments: [Configuration.Synchronous.normal, .full])
@@ -73,7 +73,7 @@ let reliabilitySchema = """
         let path = folder.appendingPathComponent("fault.sqlite").path
         let db = try Self.open(path, synchronous: synchronous)
         defer { db.close() }
-        try db.write { try $0.execute(reliabilitySchema) }
+        try db.blocking.write { try $0.execute(reliabilitySchema) }
         try commitOneUnit(db, tag: "seed")
 
         var failures = 0
@@ -126,7 +126,7 @@ let reliabilitySchema = """
         let path = folder.appendingPathComponent("full.sqlite").path
         let db = try Self.open(path, synchronous: .full)
         defer { db.close() }
-        try db.write { try $0.execute(reliabilitySchema) }
+        try db.blocking.write { try $0.execute(reliabilitySchema) }
         try commitOneUnit(db, tag: "seed")
         faultvfs_arm(0, SQLITE_FULL)
         defer { faultvfs_disarm() }
@@ -148,7 +148,7 @@ let reliabilitySchema = """
         let path = folder.appendingPathComponent("ro.sqlite").path
         do {
             let db = try Database(path: path)
-            try db.write { try $0.execute(reliabilitySchema) }
+            try db.blocking.write { try $0.execute(reliabilitySchema) }
             try commitOneUnit(db, tag: "seed")
             db.close()
         }

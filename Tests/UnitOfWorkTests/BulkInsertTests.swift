@@ -37,7 +37,7 @@ import Testing
         let authors = uow.insert(contentsOf: Self.authors(50))
         var books: [Inserted<Book>] = []
         for i in 0..<200 {
-            books.append(uow.insert(Book(title: "Book \(i)"), linking: \.authorID, to: authors[i % 50]))
+            books.append(try uow.insert(Book(title: "Book \(i)"), linking: \.authorID, to: authors[i % 50]))
         }
         try await uow.commit()
 

@@ -119,7 +119,7 @@ final class Fixture: Sendable {
         }
         configure(&configuration)
         db = try Database.temporary(configuration: configuration)
-        try db.write { try $0.execute(schema) }
+        try db.blocking.write { try $0.execute(schema) }
         reset()
     }
 
@@ -137,10 +137,10 @@ final class Fixture: Sendable {
     var all: [String] { log.lines.withLock { $0 } }
 
     func count(_ table: String) throws -> Int64 {
-        try db.read { try $0.scalar("SELECT count(*) FROM \(table)").integerValue ?? -1 }
+        try db.blocking.read { try $0.scalar("SELECT count(*) FROM \(table)").integerValue ?? -1 }
     }
 
     func integrity() throws -> String {
-        try db.read { try $0.scalar("PRAGMA integrity_check").textValue ?? "" }
+        try db.blocking.read { try $0.scalar("PRAGMA integrity_check").textValue ?? "" }
     }
 }

@@ -23,8 +23,8 @@ import Testing
         let fx = try Fixture()
         let uow = UnitOfWork(database: fx.db)
         let author = uow.insert(Author(name: "Octavia E. Butler"))
-        let kindred = uow.insert(Book(title: "Kindred"), linking: \.authorID, to: author)
-        let dawn = uow.insert(Book(title: "Dawn"), linking: \.authorID, to: author)
+        let kindred = try uow.insert(Book(title: "Kindred"), linking: \.authorID, to: author)
+        let dawn = try uow.insert(Book(title: "Dawn"), linking: \.authorID, to: author)
         #expect(author.value.id == nil)
         try await uow.commit()
 
@@ -65,8 +65,8 @@ import Testing
         let fx = try Fixture()
         let uow = UnitOfWork(database: fx.db)
         let root = uow.insert(Category(name: "Fiction"))
-        let child = uow.insert(Category(name: "Science fiction"), linking: \.parentID, to: root)
-        let grandchild = uow.insert(Category(name: "Space opera"), linking: \.parentID, to: child)
+        let child = try uow.insert(Category(name: "Science fiction"), linking: \.parentID, to: root)
+        let grandchild = try uow.insert(Category(name: "Space opera"), linking: \.parentID, to: child)
         try await uow.commit()
 
         let rows = try await fx.db.read { try Category.all().order("id").fetchAll($0) }
@@ -98,8 +98,8 @@ import Testing
         let fx = try Fixture()
         let uow = UnitOfWork(database: fx.db)
         let user = uow.insert(User(name: "ada"))
-        let post = uow.insert(Post(title: "Notes on the Analytical Engine"), linking: \.userID, to: user)
-        uow.link(user, \.favoritePostID, to: post)
+        let post = try uow.insert(Post(title: "Notes on the Analytical Engine"), linking: \.userID, to: user)
+        try uow.link(user, \.favoritePostID, to: post)
         try await uow.commit()
 
         #expect(
@@ -119,8 +119,8 @@ import Testing
         let fx = try Fixture()
         let uow = UnitOfWork(database: fx.db)
         let chicken = uow.insert(Chicken())
-        let egg = uow.insert(Egg(), linking: \.chickenID, to: chicken)
-        uow.link(chicken, \.eggID, to: egg)
+        let egg = try uow.insert(Egg(), linking: \.chickenID, to: chicken)
+        try uow.link(chicken, \.eggID, to: egg)
         fx.reset()
         let error = await #expect(throws: FlushError.self) { try await uow.commit() }
         let message = "\(error!)"
@@ -158,7 +158,7 @@ import Testing
         let fx = try Fixture()
         let uow = UnitOfWork(database: fx.db)
         let author = uow.insert(Author(name: "Ted Chiang"))
-        uow.insert(Book(title: "Exhalation"), linking: \.authorID, to: author)
+        try uow.insert(Book(title: "Exhalation"), linking: \.authorID, to: author)
         let text = "\(try await uow.plan())"
         #expect(text.contains("1. INSERT INTO \"authors\""))
         #expect(text.contains("2. INSERT INTO \"books\""))

@@ -18,7 +18,12 @@ import Testing
         let uow = UnitOfWork(database: fx.db)
         let fetched = try await uow.fetch(Author.all().order("id"))
         #expect(fetched.map(\.id) == ids.sorted().map { $0 })
-        try await fx.db.write { try $0.execute("UPDATE authors SET name = 'changed elsewhere'") }
+        // Another commit renames every author but the first (which this unit of work renames below:
+        // renaming it elsewhere too would make that update a stale write).
+        let firstID = ids.min()!
+        try await fx.db.write {
+            try $0.execute("UPDATE authors SET name = 'changed elsewhere' WHERE id != ?", [firstID])
+        }
 
         // Every key is found in the map: the values as loaded come back, not the database's.
         for id in ids {
@@ -37,7 +42,8 @@ import Testing
         try await uow.commit()
         #expect(
             fx.writes == [
-                #"DELETE FROM "authors" WHERE "id" = ?"#, #"UPDATE "authors" SET "name" = ? WHERE "id" = ?"#,
+                #"DELETE FROM "authors" WHERE "id" = ?"#,
+                #"UPDATE "authors" SET "name" = ? WHERE "id" = ? AND "name" IS ?"#,
             ])
         #expect(try await uow.find(Author.self, id: first.id!)?.name == "renamed")
         #expect(try fx.count("authors") == Int64(ids.count - 1))

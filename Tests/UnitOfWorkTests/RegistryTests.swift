@@ -60,8 +60,8 @@ import Testing
                     do {
                         try await withUnitOfWork(fx.db) { uow in
                             let author = uow.insert(Author(name: "author \(i)"))
-                            uow.insert(Book(title: "first \(i)"), linking: \.authorID, to: author)
-                            uow.insert(Book(title: "second \(i)"), linking: \.authorID, to: author)
+                            try uow.insert(Book(title: "first \(i)"), linking: \.authorID, to: author)
+                            try uow.insert(Book(title: "second \(i)"), linking: \.authorID, to: author)
                         }
                         return 0
                     } catch {
@@ -91,7 +91,7 @@ import Testing
                 let uow = UnitOfWork.forCurrentThread(fx.db)
                 #expect(UnitOfWork.forCurrentThread(fx.db) === uow)
                 for i in 0..<25 { uow.insert(Author(name: "thread \(t) author \(i)")) }
-                do { try uow.commit() } catch { errors.lines.withLock { $0.append("\(error)") } }
+                do { try uow.blocking.commit() } catch { errors.lines.withLock { $0.append("\(error)") } }
                 uow.insert(Author(name: "discarded"))
                 #expect(UnitOfWork.removeForCurrentThread(fx.db) == 1)
                 #expect(UnitOfWork.forCurrentThread(fx.db) !== uow)

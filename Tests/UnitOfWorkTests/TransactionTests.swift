@@ -54,7 +54,7 @@ import Testing
         tag.meta.colors.append("silver")
         uow.update(tag)
         try await uow.commit()
-        #expect(fx.writes == ["UPDATE \"tags\" SET \"meta\" = ? WHERE \"id\" = ?"])
+        #expect(fx.writes == ["UPDATE \"tags\" SET \"meta\" = ? WHERE \"id\" = ? AND \"meta\" IS ?"])
         let stored = try await fx.db.read { try Tag.find(id, in: $0) }
         #expect(stored?.meta.colors == ["blue", "silver"])
     }
@@ -73,8 +73,14 @@ import Testing
         let error = await #expect(throws: UnitOfWorkError.self) { try await second.commit() }
         #expect(
             "\(error!)"
-                == "stale write: books row 1 (Book #1 (id 1)) is no longer at version 0: another commit changed or "
-                + "deleted it since it was loaded. Nothing was written; reload it and apply the change again.")
+                == "stale write: books row 1 (Book #1 (id 1)) is no longer at version 0 (it is at 1): another commit "
+                + "changed or deleted it since it was loaded. Nothing was written; reload it and apply the change "
+                + "again (withUnitOfWork(db, retry: …) does that).")
+        guard case .staleWrite(let stale)? = error else { return }
+        #expect(stale.table == "books")
+        #expect(stale.key == .integer(1))
+        #expect(stale.columns == ["version"])
+        #expect(stale.reason == .versionMoved(expected: 0, found: 1))
         let stored = try await fx.db.read { try Book.find(1, in: $0) }
         #expect(stored?.pages == 200)
         #expect(stored?.version == 1)
@@ -110,7 +116,7 @@ import Testing
         let fx = try await seeded()
         let uow = UnitOfWork(database: fx.db)
         let author = uow.insert(Author(name: "Becky Chambers"))
-        let book = uow.insert(
+        let book = try uow.insert(
             Book(title: "The Long Way to a Small, Angry Planet", isbn: "978-0547773742"), linking: \.authorID,
             to: author)
         let error = await #expect(throws: DatabaseError.self) { try await uow.commit() }
@@ -186,7 +192,7 @@ import Testing
                 throw Abort()
             }
         }
-        try uow.nested { uow.insert(Author(name: "also kept")) }
+        uow.nested { _ = uow.insert(Author(name: "also kept")) }
         #expect(uow.pendingChangeCount == 2)
         try await uow.commit()
         let names = try await fx.db.read { try Author.all().order("id").fetchAll($0).map(\.name) }

@@ -154,10 +154,26 @@ public final class Connection {
     /// The number of statements in the cache (for tests and diagnostics).
     public var cachedStatementCount: Int { cache.count }
 
+    /// Runs `body` inside `SAVEPOINT`: if it throws, what it wrote is rolled back (and the error
+    /// rethrown); the enclosing transaction, if any, stays open. A unit of work committed inside a
+    /// write job flushes this way.
+    func inSavepoint<T>(_ body: (Connection) throws -> T) throws -> T {
+        try execute("SAVEPOINT docket_unit_of_work")
+        do {
+            let result = try body(self)
+            try execute("RELEASE docket_unit_of_work")
+            return result
+        } catch {
+            try? execute("ROLLBACK TO docket_unit_of_work")
+            try? execute("RELEASE docket_unit_of_work")
+            throw error
+        }
+    }
+
     /// Runs one statement with bound arguments.
     ///
     /// ```swift
-    /// try db.write { try $0.execute("UPDATE books SET stock = stock - ? WHERE id = ?", [1, 42]) }
+    /// try db.blocking.write { try $0.execute("UPDATE books SET stock = stock - ? WHERE id = ?", [1, 42]) }
     /// ```
     public func execute(_ sql: String, _ arguments: [any DatabaseValueConvertible]) throws {
         logger?.debug("\(sql)")

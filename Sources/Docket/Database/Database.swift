@@ -28,6 +28,7 @@ public final class Database: Sendable {
     private let readers: [ConnectionThread]
     private let removesFilesOnClose: Bool
     private let closed = ResultBox<Bool>()
+    private let retries = Locked(0)
     private let closeLock = NSLock()
 
     /// Opens (creating if needed) the database file at `path`.
@@ -135,6 +136,40 @@ public final class Database: Sendable {
         try await submit(to: writerQueue, keepsSchema: true, body)
     }
 
+    /// Runs `body` with a new unit of work inside one write job: its reads (`uow.blocking.find`,
+    /// `uow.blocking.fetch`) see the writer's connection, and what it queues is flushed (in the
+    /// planner's order, with the same mapping and dirty tracking) before the job's transaction
+    /// commits. Nothing can change the rows it read between the read and the write, so a
+    /// read-modify-write never conflicts and never needs a retry.
+    ///
+    /// ```swift
+    /// try await db.writeUnitOfWork { uow in
+    ///     var counter = try uow.blocking.find(Counter.self, id: 1)!
+    ///     counter.value += 1
+    ///     uow.update(counter)
+    /// }   // committed with the write job, grouped with other waiting jobs
+    /// ```
+    ///
+    /// The body holds the writer while it runs: keep it short, and do no I/O in it. If it throws,
+    /// nothing it queued is written.
+    public func writeUnitOfWork<T: Sendable>(_ body: @escaping @Sendable (UnitOfWork) throws -> T) async throws -> T {
+        try await write { [self] _ in try runUnitOfWork(body) }
+    }
+
+    /// The body of ``writeUnitOfWork(_:)``, on the writer thread.
+    fileprivate func runUnitOfWork<T>(_ body: (UnitOfWork) throws -> T) throws -> T {
+        let unitOfWork = UnitOfWork(database: self)
+        let result = try body(unitOfWork)
+        try unitOfWork.blocking.commit()
+        return result
+    }
+
+    /// How many times ``withUnitOfWork(_:retry:isolation:_:)`` ran a body again after a conflict
+    /// (a stale write), since the database was opened: for metrics.
+    public var retryCount: Int { retries.withLock { $0 } }
+
+    func countRetry() { retries.withLock { $0 += 1 } }
+
     private func submit<T: Sendable>(
         to queue: JobQueue, transactional: Bool = true, keepsSchema: Bool = false,
         _ body: @escaping @Sendable (Connection) throws -> T
@@ -164,34 +199,27 @@ public final class Database: Sendable {
 
     // MARK: Blocking API (for threads and DispatchQueue workers)
 
-    /// The blocking form of `write`, for thread-based code: the calling thread waits for the result.
+    /// The blocking forms of ``read(_:)``, ``write(_:)`` and ``writeWithoutTransaction(_:)``, for
+    /// thread-based code: the calling thread waits for the result.
     ///
-    /// Calling it from inside another `write` closure throws a ``DatabaseError`` (`SQLITE_MISUSE`)
-    /// instead of deadlocking: use the connection you were given instead.
-    public func write<T>(_ body: (Connection) throws -> T) throws -> T {
-        try waitForWriter(
-            misuse: "write was called from inside a write on the same Database: a write job cannot wait for "
-                + "another write job. Use the Connection the outer write passed to its closure.", body)
-    }
+    /// ```swift
+    /// Thread {
+    ///     let count = try db.blocking.read { try $0.scalar("SELECT count(*) FROM books") }
+    /// }.start()
+    /// ```
+    ///
+    /// They have names of their own (`db.blocking.read`, not an overload of `db.read`) so that async
+    /// code, top-level code included, can never pick one by accident: `try await db.read { … }`
+    /// always awaits.
+    public var blocking: BlockingDatabase { BlockingDatabase(database: self) }
 
-    /// The blocking form of ``writeKeepingSchema(_:)-(Connection)->T``.
-    func writeKeepingSchema<T>(_ body: (Connection) throws -> T) throws -> T {
-        try waitForWriter(
-            keepsSchema: true,
-            misuse: "a unit of work was committed from inside a write on the same Database: a write job cannot wait "
-                + "for another write job", body)
-    }
-
-    /// The blocking form of ``writeWithoutTransaction(_:)``.
-    public func writeWithoutTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
-        try waitForWriter(
-            transactional: false, misuse: "writeWithoutTransaction was called from inside a write on the same Database",
-            body)
-    }
+    /// The writer's connection when the calling thread is the writer running a write job, else
+    /// `nil`: a unit of work used inside a write job reads and commits on it.
+    var currentWriterConnection: Connection? { writer.isCurrent ? writer.connection : nil }
 
     /// Runs `body` as a write job and waits for it; called on the writer's own thread (from inside a
     /// write job), it throws `misuse` instead, as waiting there would deadlock.
-    private func waitForWriter<T>(
+    fileprivate func waitForWriter<T>(
         transactional: Bool = true, keepsSchema: Bool = false, misuse: @autoclosure () -> String,
         _ body: (Connection) throws -> T
     ) throws -> T {
@@ -199,16 +227,16 @@ public final class Database: Sendable {
         return try submitAndWait(to: writerQueue, transactional: transactional, keepsSchema: keepsSchema, body)
     }
 
-    /// The blocking form of `read`. Called from inside a `read` closure, it reuses that read's
-    /// connection and snapshot rather than waiting for another reader.
-    public func read<T>(_ body: (Connection) throws -> T) throws -> T {
+    /// The blocking read; called from inside a `read` closure, it reuses that read's connection and
+    /// snapshot rather than waiting for another reader.
+    fileprivate func readAndWait<T>(_ body: (Connection) throws -> T) throws -> T {
         if let reader = readers.first(where: { $0.isCurrent }), let connection = reader.connection {
             return try body(connection)
         }
         return try submitAndWait(to: readerQueue, body)
     }
 
-    private func submitAndWait<T>(
+    fileprivate func submitAndWait<T>(
         to queue: JobQueue, transactional: Bool = true, keepsSchema: Bool = false, _ body: (Connection) throws -> T
     ) throws -> T {
         try withoutActuallyEscaping(body) { body in
@@ -231,5 +259,49 @@ public final class Database: Sendable {
 
     private static var closedError: DatabaseError {
         DatabaseError.misuse("the database is closed")
+    }
+}
+
+/// The blocking forms of a ``Database``'s reads and writes (``Database/blocking``), for threads and
+/// DispatchQueue workers. Each waits on the calling thread; none may be called from async code.
+public struct BlockingDatabase: Sendable {
+    /// The database the blocking calls go to.
+    public let database: Database
+
+    /// The blocking form of ``Database/write(_:)``.
+    ///
+    /// Calling it from inside another `write` closure throws a ``DatabaseError`` (`SQLITE_MISUSE`)
+    /// instead of deadlocking: use the connection you were given instead (a ``UnitOfWork`` used
+    /// inside a write job commits on it by itself).
+    public func write<T>(_ body: (Connection) throws -> T) throws -> T {
+        try database.waitForWriter(
+            misuse: "write was called from inside a write on the same Database: a write job cannot wait for "
+                + "another write job. Use the Connection the outer write passed to its closure.", body)
+    }
+
+    /// The blocking form of ``Database/writeUnitOfWork(_:)``.
+    public func writeUnitOfWork<T>(_ body: (UnitOfWork) throws -> T) throws -> T {
+        try write { _ in try database.runUnitOfWork(body) }
+    }
+
+    /// The blocking form of ``Database/read(_:)``. Called from inside a `read` closure, it reuses
+    /// that read's connection and snapshot rather than waiting for another reader.
+    public func read<T>(_ body: (Connection) throws -> T) throws -> T {
+        try database.readAndWait(body)
+    }
+
+    /// The blocking form of ``Database/writeWithoutTransaction(_:)``.
+    public func writeWithoutTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
+        try database.waitForWriter(
+            transactional: false, misuse: "writeWithoutTransaction was called from inside a write on the same Database",
+            body)
+    }
+
+    /// The blocking form of `Database.writeKeepingSchema`, for a unit of work's flush.
+    func writeKeepingSchema<T>(_ body: (Connection) throws -> T) throws -> T {
+        try database.waitForWriter(
+            keepsSchema: true,
+            misuse: "a unit of work was committed from inside a write on the same Database: a write job cannot wait "
+                + "for another write job", body)
     }
 }

@@ -33,6 +33,12 @@ public protocol Model: Codable, Sendable, Identifiable where ID: PrimaryKeyValue
     /// deletes then check the version they loaded and bump it:
     /// `static var version: WritableKeyPath<Book, Int>? { \.version }`.
     static var version: WritableKeyPath<Self, Int>? { get }
+    /// `true` to give up lost-update protection for this model: an update of a loaded row then
+    /// writes its changed columns by key alone, overwriting whatever another commit wrote there
+    /// since the load. `false` (the default): without a ``version`` property, such an update checks
+    /// that each column it changes still holds the value it was loaded with (compare-and-set),
+    /// and fails as a stale write otherwise. See `Docs/UnitOfWork.md`, "Optimistic concurrency".
+    static var lastWriteWins: Bool { get }
     /// Decodes the current row of a query. By default through `Codable`; the `@Table` macro of
     /// `DocketMacros` generates one that reads column by column, which decodes rows several times
     /// faster.
@@ -52,6 +58,7 @@ extension Model {
     public static var primaryKeyCodingKey: String { "id" }
     public static var mappingOptions: MappingOptions { .default }
     public static var version: WritableKeyPath<Self, Int>? { nil }
+    public static var lastWriteWins: Bool { false }
 
     @inlinable public static func decodeRows(_ rows: RowCursor) throws -> [Self] {
         let keepsSnapshot = rows.keepsSnapshot

@@ -24,6 +24,8 @@ protocol AnyChangeQueue: AnyObject {
     func payload(dense: ChangeIndexMap, identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch
     /// Writes keys, linked keys and versions back after a successful commit.
     func apply(_ result: FlushResult, dense: ChangeIndexMap, identity: AnyObject?)
+    /// Marks the queue as no longer part of its unit of work, unless it was committed.
+    func markDiscarded(_ reason: InvalidHandle.Reason)
     /// The state to restore when a nested scope fails.
     func checkpoint() -> () -> Void
     /// Rows whose queued update changes nothing (compared with the row as loaded).
@@ -98,6 +100,14 @@ enum ChangeQueueMark {
     var updateRows: [DatabaseValue: Int] = [:]
     @usableFromInline private(set) var isCommitted = false
     @usableFromInline var liveCount = 0
+    /// Bumped each time a failed nested scope cuts rows off the end of the queue: a handle made at
+    /// an earlier generation may point at a row number that a later insert reuses.
+    @usableFromInline private(set) var generation: Int32 = 0
+    /// Each cut: the generation it started, the rows kept, and the rows cut (so that their handles
+    /// still read the value they queued).
+    private var truncations: [(generation: Int32, kept: Int, tail: [M])] = []
+    /// Why the queue is no longer part of its unit of work, when it was discarded uncommitted.
+    var discarded: InvalidHandle.Reason?
 
     let access: RowAccess<M>
 
@@ -130,6 +140,11 @@ enum ChangeQueueMark {
         return first
     }
 
+    /// Marks the queue as no longer part of its unit of work (unless it was committed).
+    func markDiscarded(_ reason: InvalidHandle.Reason) {
+        if !isCommitted, discarded == nil { discarded = reason }
+    }
+
     func drop(row: Int) {
         if book.kind(row) != .dropped { liveCount -= 1 }
         book.setKind(.dropped, row: row)
@@ -146,7 +161,36 @@ enum ChangeQueueMark {
 
     @usableFromInline func integerKey(row: Int) -> Int64? { access.integerKey(models, row) }
 
-    func position(row: Int) -> Int32 { book.position(row) }
+    /// The cut that removed `row` from under a handle made at `generation`, if any.
+    private func truncation(row: Int, generation: Int32) -> (kept: Int, tail: [M])? {
+        for cut in truncations where cut.generation > generation && row >= cut.kept { return (cut.kept, cut.tail) }
+        return nil
+    }
+
+    /// Why a handle to `row` made at `generation` no longer names a queued row, or `nil` when it
+    /// does (or did, and is committed).
+    @usableFromInline func problem(row: Int, generation: Int32) -> InvalidHandle.Reason? {
+        if !truncations.isEmpty, truncation(row: row, generation: generation) != nil { return .nestedScopeFailed }
+        if row < 0 || row >= models.count { return .beyondQueue }
+        return discarded
+    }
+
+    /// The values of `rows` for handles made at `generation` (see ``value(row:generation:)``).
+    func values(_ rows: Range<Int>, generation: Int32) -> [M] {
+        if truncations.isEmpty, rows.upperBound <= models.count { return Array(models[rows]) }
+        return rows.compactMap { value(row: $0, generation: generation) }
+    }
+
+    /// The value a handle to `row` made at `generation` reads: the queued (or committed) model,
+    /// or the model it queued before a failed nested scope cut it.
+    func value(row: Int, generation: Int32) -> M? {
+        if !truncations.isEmpty, let cut = truncation(row: row, generation: generation) {
+            return cut.tail[row - cut.kept]
+        }
+        return row >= 0 && row < models.count ? models[row] : nil
+    }
+
+    @usableFromInline func position(row: Int) -> Int32 { book.position(row) }
 
     /// Links `row`'s property `spec` to the generated key of `parentRow` of `parent`.
     @inlinable func addLink<P: Model>(row: Int, spec: Int, to parent: ChangeQueue<P>, parentRow: Int) {
@@ -208,6 +252,12 @@ enum ChangeQueueMark {
     func checkpoint() -> () -> Void {
         let saved = (models, book, links, parentQueues, upserts, updateRows, liveCount)
         return { [self] in
+            // Rows queued inside the failed scope are cut; their handles must not name the rows that
+            // later inserts put at the same row numbers.
+            if models.count > saved.0.count {
+                generation += 1
+                truncations.append((generation, saved.0.count, Array(models[saved.0.count...])))
+            }
             (models, book, links, parentQueues, upserts, updateRows, liveCount) = saved
         }
     }

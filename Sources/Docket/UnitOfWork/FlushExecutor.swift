@@ -108,7 +108,7 @@ enum FlushExecutor {
             let schema = try db.schemaCache.tablesWithParents(checked: batches.map { $0.table }, on: db)
             let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
             let plan = try FlushPlanner.plan(changes, schema: schema)
-            return try run(plan, schema: schema, on: db)
+            return try run(plan, schema: schema, on: db, batches: batches)
         }
         // Parents come first, so foreign keys are checked as each row is written.
         var result = FlushResult(count: count)
@@ -214,7 +214,11 @@ enum FlushExecutor {
         return try run(plan, schema: schema, on: db)
     }
 
-    static func run(_ plan: FlushPlan, schema: [String: TableInfo], on db: Connection) throws -> FlushResult {
+    /// Runs `plan`; `batches`, when given, are the unit of work's queued rows the plan was made
+    /// from, used to tell a real conflict from a value stored in another form (``update``).
+    static func run(
+        _ plan: FlushPlan, schema: [String: TableInfo], on db: Connection, batches: [any FlushBatch] = []
+    ) throws -> FlushResult {
         var result = FlushResult(count: plan.changes.count)
         for change in plan.changes {
             if case .integer(let key) = change.key { result.setKey(key, at: change.index) }
@@ -242,15 +246,16 @@ enum FlushExecutor {
                 }
             case .update(let table, let columns, let slots, let row):
                 let change = plan.changes[row]
-                let versionColumn = change.versionSlot.map { change.columns[$0] }
-                let key = change.columns[change.keySlot]
-                let sql = cached(&sqlCache, .update(table, columns, key, versionColumn)) {
-                    SQL.update(table, set: columns, key: key, version: versionColumn)
-                }
-                let statement = try db.cachedStatement(sql)
-                let written = try update(change, slots: slots, statement: statement, on: db) { slot in
-                    linkedValue(change, slot: slot, plan: plan, result: result)
-                }
+                let compared = change.comparedSlots(slots).map { change.columns[$0] }
+                let shape = SQLShape.update(
+                    table, columns, change.columns[change.keySlot], change.versionSlot.map { change.columns[$0] },
+                    compared)
+                let statement = try db.cachedStatement(cached(&sqlCache, shape) { updateSQL(change, slots: slots) })
+                let batch = batches.first { $0.table == table && $0.modelName == change.model }
+                let written = try update(
+                    change, slots: slots, statement: statement, on: db,
+                    value: { slot in linkedValue(change, slot: slot, plan: plan, result: result) },
+                    canonical: batch.map { batch in { try batch.canonicalRow(key: $0, on: db) } })
                 if let written { result.versions[row] = written }
             case .delete(let table, let rows):
                 for row in rows {
@@ -270,7 +275,8 @@ enum FlushExecutor {
                     try execute(statement, change, db)
                     if let expected, db.changes == 0 {
                         throw UnitOfWorkError.staleWrite(
-                            change: change.label, table: table, key: change.key.sqlLiteral, expectedVersion: expected)
+                            try staleRow(change, compared: [], expected: expected, on: db, canonical: nil)
+                                ?? StaleWrite(change: change.label, table: table, key: change.key, reason: .rowMissing))
                     }
                 }
             case .upsert(let table, let columns, let row):
@@ -294,7 +300,7 @@ enum FlushExecutor {
             case .postUpdate(let table, let column, let row, let parent):
                 let change = plan.changes[row]
                 let key = change.columns[change.keySlot]
-                let sql = cached(&sqlCache, .update(table, [column], key, nil)) {
+                let sql = cached(&sqlCache, .update(table, [column], key, nil, [])) {
                     SQL.update(table, set: [column], key: key, version: nil)
                 }
                 let statement = try db.cachedStatement(sql)
@@ -309,19 +315,48 @@ enum FlushExecutor {
         return result
     }
 
-    /// `UPDATE table SET <slots' columns> WHERE key = ?` (plus the version check).
-    static func updateSQL(_ change: RowChange, slots: [Int]) -> String {
+    /// `UPDATE table SET <slots' columns> WHERE key = ?`, plus the version check, or the
+    /// compare-and-set of the written columns (`AND "col" IS ?` for each) for a loaded row without
+    /// a version column.
+    static func updateSQL(_ change: RowChange, slots: [Int], comparing: Bool = true) -> String {
         SQL.update(
             change.table, set: slots.map { change.columns[$0] }, key: change.columns[change.keySlot],
-            version: change.versionSlot.map { change.columns[$0] })
+            version: change.versionSlot.map { change.columns[$0] },
+            compare: comparing ? change.comparedSlots(slots).map { change.columns[$0] } : [])
     }
 
     /// Runs one UPDATE of `change` (its `slots`, each bound from `value`) on `statement`, made from
-    /// ``updateSQL(_:slots:)``. A row that is gone, or whose version moved on since it was loaded, is
-    /// a stale write. Returns the version written, for a versioned model.
+    /// ``updateSQL(_:slots:comparing:)``. A row that is gone, whose version moved on, or (unversioned)
+    /// whose written columns no longer hold their loaded values, is a stale write. Returns the
+    /// version written, for a versioned model.
+    ///
+    /// `canonical` reads the row as the model's encoder writes it: when the compare-and-set matched
+    /// nothing only because a column is stored in another form than Docket writes (a date written
+    /// by another program, say), the row did not change, and the update runs by key alone. That
+    /// is still atomic: the writer holds the write lock for the whole transaction.
     static func update(
         _ change: RowChange, slots: [Int], statement: Statement, on db: Connection,
-        value: (Int) -> DatabaseValue
+        value: (Int) -> DatabaseValue, canonical: ((DatabaseValue) throws -> [String: DatabaseValue]?)? = nil
+    ) throws -> Int? {
+        let compared = change.comparedSlots(slots)
+        let expected = try bindUpdate(change, slots: slots, compared: compared, statement: statement, value: value)
+        try execute(statement, change, db)
+        if db.changes == 0 {
+            let stale = try staleRow(change, compared: compared, expected: expected, on: db, canonical: canonical)
+            guard stale == nil else { throw UnitOfWorkError.staleWrite(stale!) }
+            // Nothing changed but the form a value is stored in: write by key alone.
+            let byKey = try db.cachedStatement(updateSQL(change, slots: slots, comparing: false))
+            _ = try bindUpdate(change, slots: slots, compared: [], statement: byKey, value: value)
+            try execute(byKey, change, db)
+        }
+        return expected.map { $0 + 1 }
+    }
+
+    /// Binds an UPDATE made by ``updateSQL(_:slots:comparing:)``: the written values, the new
+    /// version, the key, the expected version, then the snapshot value of each compared slot.
+    /// Returns the expected version.
+    private static func bindUpdate(
+        _ change: RowChange, slots: [Int], compared: [Int], statement: Statement, value: (Int) -> DatabaseValue
     ) throws -> Int? {
         var index: Int32 = 1
         for slot in slots {
@@ -335,13 +370,59 @@ enum FlushExecutor {
             index += 1
         }
         try statement.bind(change.key, at: index)
-        if let expected { try statement.bind(.integer(Int64(expected)), at: index + 1) }
-        try execute(statement, change, db)
-        if db.changes == 0 {
-            throw UnitOfWorkError.staleWrite(
-                change: change.label, table: change.table, key: change.key.sqlLiteral, expectedVersion: expected)
+        index += 1
+        if let expected {
+            try statement.bind(.integer(Int64(expected)), at: index)
+            index += 1
         }
-        return expected.map { $0 + 1 }
+        if let snapshot = change.snapshot {
+            for slot in compared {
+                try statement.bind(snapshot[slot], at: index)
+                index += 1
+            }
+        }
+        return expected
+    }
+
+    /// Why an UPDATE or DELETE of `change` matched no row, read back from the row itself; `nil`
+    /// when the compared columns differ only in the form they are stored in (see ``update``).
+    static func staleRow(
+        _ change: RowChange, compared: [Int], expected: Int?, on db: Connection,
+        canonical: ((DatabaseValue) throws -> [String: DatabaseValue]?)?
+    ) throws -> StaleWrite? {
+        let (table, key) = (change.table, change.key)
+        let read = (change.versionSlot.map { [$0] } ?? []) + compared
+        let list = read.isEmpty ? "1" : read.map { quoteIdentifier(change.columns[$0]) }.joined(separator: ", ")
+        let sql =
+            "SELECT \(list) FROM \(quoteIdentifier(table)) WHERE \(quoteIdentifier(change.columns[change.keySlot])) = ?"
+        guard let row = try db.fetchOne(sql, [key]) else {
+            return StaleWrite(change: change.label, table: table, key: key, reason: .rowMissing)
+        }
+        if let expected, let versionSlot = change.versionSlot {
+            let found = row.values[0].integerValue.map { Int($0) }
+            return StaleWrite(
+                change: change.label, table: table, key: key, columns: [change.columns[versionSlot]],
+                loaded: [.integer(Int64(expected))], current: [row.values[0]],
+                reason: .versionMoved(expected: expected, found: found))
+        }
+        let snapshot = change.snapshot ?? []
+        let current = Array(row.values.suffix(compared.count))
+        // Which compared columns differ from the snapshot: as the model's encoder would write them,
+        // when the model is known, else as stored.
+        let encoded = try canonical?(key)
+        var differing: [Int] = []
+        for (i, slot) in compared.enumerated() {
+            let now = encoded?[change.columns[slot]] ?? current[i]
+            if now != snapshot[slot] { differing.append(i) }
+        }
+        if differing.isEmpty {
+            if encoded != nil { return nil }
+            differing = Array(compared.indices)
+        }
+        return StaleWrite(
+            change: change.label, table: table, key: key, columns: differing.map { change.columns[compared[$0]] },
+            loaded: differing.map { snapshot[compared[$0]] }, current: differing.map { current[$0] },
+            reason: .columnsChanged)
     }
 
     private static func bindValues(
@@ -469,7 +550,7 @@ enum FlushExecutor {
 
     private enum SQLShape: Hashable {
         case insert(String, [String])
-        case update(String, [String], String, String?)
+        case update(String, [String], String, String?, [String])
         case delete(String, String, String?)
         case upsert(String, [String], [String], Bool)
     }
@@ -491,12 +572,17 @@ enum SQL {
             + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
     }
 
-    static func update(_ table: String, set columns: [String], key: String, version: String?) -> String {
+    /// `compare`: columns checked against their loaded values (`IS`, so that NULL compares equal to
+    /// NULL), bound after the key and the version.
+    static func update(
+        _ table: String, set columns: [String], key: String, version: String?, compare: [String] = []
+    ) -> String {
         var assignments = columns.map { "\(quoteIdentifier($0)) = ?" }
         if let version { assignments.append("\(quoteIdentifier(version)) = ?") }
         var sql =
             "UPDATE \(quoteIdentifier(table)) SET \(assignments.joined(separator: ", ")) WHERE \(quoteIdentifier(key)) = ?"
         if let version { sql += " AND \(quoteIdentifier(version)) = ?" }
+        for column in compare { sql += " AND \(quoteIdentifier(column)) IS ?" }
         return sql
     }
 

@@ -3,6 +3,11 @@ import CSQLite
 /// The queued changes of one model type, as the writer receives them: plain `Sendable` data.
 protocol FlushBatch: Sendable {
     var table: String { get }
+    /// The model type's name, as changes name it in messages.
+    var modelName: String { get }
+    /// The row with primary key `key` as the model's encoder writes it (decoded, then encoded), by
+    /// column; `nil` when there is no such row. Read only when a compare-and-set matched nothing.
+    func canonicalRow(key: DatabaseValue, on db: Connection) throws -> [String: DatabaseValue]?
     /// `ObjectIdentifier` of the model type.
     var modelTypeID: ObjectIdentifier { get }
     /// Every live row is an insert with no self-referencing concerns: eligible for the fast path.
@@ -65,6 +70,16 @@ struct ModelBatch<M: Model>: FlushBatch {
     var table: String { M.tableName }
 
     var modelTypeID: ObjectIdentifier { ObjectIdentifier(M.self) }
+
+    var modelName: String { typeName(M.self) }
+
+    func canonicalRow(key: DatabaseValue, on db: Connection) throws -> [String: DatabaseValue]? {
+        let sql = "SELECT * FROM \(quoteIdentifier(table)) WHERE \(quoteIdentifier(M.primaryKeyColumn)) = ?"
+        guard let model = try M.fetchAll(db, sql: sql, [key]).first else { return nil }
+        let encoder = ModelEncoder<M>()
+        let values = try encoder.encode(model)
+        return Dictionary(zip(encoder.columns, values), uniquingKeysWith: { first, _ in first })
+    }
 
     var insertsOnly: Bool { book.isUniform || book.kinds.allSatisfy { $0 == .insert || $0 == .dropped } }
 
@@ -132,7 +147,7 @@ struct ModelBatch<M: Model>: FlushBatch {
                 values: padded(entry.values, to: columns.count),
                 snapshot: entry.snapshot.map { padded($0, to: columns.count) }, keySlot: keySlot,
                 generatesKey: generatable && models[row].id.isUnset, links: rowLinks,
-                versionSlot: versionSlot)
+                versionSlot: versionSlot, comparesChangedColumns: !M.lastWriteWins)
         }
     }
 
@@ -164,14 +179,15 @@ struct ModelBatch<M: Model>: FlushBatch {
             let change = RowChange(
                 index: Int(indexes[row]), kind: .update, table: table, model: name, columns: columns, values: values,
                 snapshot: snapshot.map { padded($0, to: columns.count) }, keySlot: keySlot, generatesKey: false,
-                links: [], versionSlot: versionSlot)
+                links: [], versionSlot: versionSlot, comparesChangedColumns: !M.lastWriteWins)
             let slots = FlushPlanner.changedSlots(change)
             guard !slots.isEmpty else { continue }
             if shape?.slots != slots {
                 shape = (slots, try db.cachedStatement(FlushExecutor.updateSQL(change, slots: slots)))
             }
             if let version = try FlushExecutor.update(
-                change, slots: slots, statement: shape!.statement, on: db, value: { values[$0] })
+                change, slots: slots, statement: shape!.statement, on: db, value: { values[$0] },
+                canonical: { try canonicalRow(key: $0, on: db) })
             {
                 result.versions[change.index] = version
             }

@@ -63,33 +63,50 @@ private func currentTaskID() -> Int {
 /// when it throws, the queued changes are discarded and the error rethrown. Either way the unit of
 /// work is gone with the scope: nothing leaks if a caller forgets to clean up.
 ///
+/// A scope that **reuses** an enclosing unit of work is a nested scope of it: when its body
+/// throws, what it queued (and loaded) is discarded, and the enclosing scope does not commit it,
+/// even if it catches the error and carries on.
+///
+/// `retry` re-runs the body with a fresh unit of work when the commit (or the body) fails with a
+/// conflict, as ``RetryPolicy`` says; ``Database/retryCount`` counts the re-runs. It applies in the
+/// scope that creates the unit of work; a reusing scope leaves retries to the one that created it.
+///
 /// `scope` is any key, for one unit of work per request, tenant or job:
 /// `withUnitOfWork(db, scope: request.id) { … }` and `UnitOfWork.current(scope: request.id)`.
+@discardableResult
 public func withUnitOfWork<T, Key: Hashable & Sendable>(
-    _ database: Database, scope key: Key, isolation: isolated (any Actor)? = #isolation,
+    _ database: Database, scope key: Key, retry: RetryPolicy = .never, isolation: isolated (any Actor)? = #isolation,
     _ body: (UnitOfWork) async throws -> T
 ) async throws -> T {
     if let existing = UnitOfWork.current(scope: key), existing.database === database {
-        return try await body(existing)
+        return try await existing.nested { try await body(existing) }
     }
-    let unitOfWork = UnitOfWork(database: database)
-    let scope = UnitOfWork.Scope(
-        unitOfWork: unitOfWork, key: key, owner: currentTaskID(), parent: UnitOfWork.scope)
-    do {
-        let result = try await UnitOfWork.$scope.withValue(scope) { try await body(unitOfWork) }
-        if unitOfWork.hasChanges { try await unitOfWork.commit() }
-        return result
-    } catch {
-        unitOfWork.rollback()
-        throw error
+    var attempt = 1
+    while true {
+        let unitOfWork = UnitOfWork(database: database)
+        let scope = UnitOfWork.Scope(
+            unitOfWork: unitOfWork, key: key, owner: currentTaskID(), parent: UnitOfWork.scope)
+        do {
+            let result = try await UnitOfWork.$scope.withValue(scope) { try await body(unitOfWork) }
+            if unitOfWork.hasChanges { try await unitOfWork.commit() }
+            return result
+        } catch {
+            unitOfWork.rollback()
+            guard attempt < retry.attempts, RetryPolicy.isConflict(error) else { throw error }
+            database.countRetry()
+            try await Task.sleep(for: retry.delay(beforeRetry: attempt))
+            attempt += 1
+        }
     }
 }
 
-/// ``withUnitOfWork(_:scope:isolation:_:)`` with the default scope, read by ``UnitOfWork/current``.
+/// ``withUnitOfWork(_:scope:retry:isolation:_:)`` with the default scope, read by ``UnitOfWork/current``.
+@discardableResult
 public func withUnitOfWork<T>(
-    _ database: Database, isolation: isolated (any Actor)? = #isolation, _ body: (UnitOfWork) async throws -> T
+    _ database: Database, retry: RetryPolicy = .never, isolation: isolated (any Actor)? = #isolation,
+    _ body: (UnitOfWork) async throws -> T
 ) async throws -> T {
-    try await withUnitOfWork(database, scope: DefaultScope(), body)
+    try await withUnitOfWork(database, scope: DefaultScope(), retry: retry, body)
 }
 
 // MARK: - Per-thread units of work

@@ -45,10 +45,15 @@ public struct RowChange: Sendable {
     public var links: [Link]
     /// Slot of the version column, for optimistic concurrency.
     public let versionSlot: Int?
+    /// For an update of a loaded row without a version column: `true` (the default) when its
+    /// `WHERE` clause checks that every column it changes still holds its snapshot value
+    /// (compare-and-set); `false` for models that chose ``Model/lastWriteWins``.
+    public let comparesChangedColumns: Bool
 
     public init(
         index: Int, kind: Kind, table: String, model: String, columns: [String], values: [DatabaseValue],
-        snapshot: [DatabaseValue]?, keySlot: Int, generatesKey: Bool, links: [Link], versionSlot: Int?
+        snapshot: [DatabaseValue]?, keySlot: Int, generatesKey: Bool, links: [Link], versionSlot: Int?,
+        comparesChangedColumns: Bool = true
     ) {
         self.index = index
         self.kind = kind
@@ -61,6 +66,14 @@ public struct RowChange: Sendable {
         self.generatesKey = generatesKey
         self.links = links
         self.versionSlot = versionSlot
+        self.comparesChangedColumns = comparesChangedColumns
+    }
+
+    /// The slots an update's `WHERE` clause compares with their snapshot values, among the slots it
+    /// writes: all of them for a loaded, unversioned row (unless last-write-wins), else none.
+    func comparedSlots(_ written: [Int]) -> [Int] {
+        guard kind == .update, versionSlot == nil, comparesChangedColumns, let snapshot else { return [] }
+        return written.filter { $0 < snapshot.count }
     }
 
     /// The primary key value (`.null` while it is to be generated).

@@ -33,6 +33,8 @@ public final class UnitOfWork {
     @usableFromInline var nextPosition: Int32 = 0
     /// Loaded rows, one map per model type.
     private var identityMaps: [ObjectIdentifier: AnyObject] = [:]
+    /// Commits so far: a nested scope that fails after one must not put back what it wrote.
+    private var commitCount = 0
 
     /// A new, empty unit of work on `database`.
     public init(database: Database) {
@@ -100,7 +102,7 @@ public final class UnitOfWork {
         let queue = queue(for: M.self)
         let row = queue.append(model, kind: kind, position: nextPosition)
         nextPosition += 1
-        return Inserted(queue: queue, row: row)
+        return Inserted(queue: queue, row: row, generation: queue.generation)
     }
 
     // MARK: Queueing
@@ -133,7 +135,7 @@ public final class UnitOfWork {
         let queue = queue(for: M.self)
         let first = queue.appendInserts(models, position: nextPosition)
         nextPosition += Int32(models.count)
-        return InsertedRows(queue: queue, rows: first..<first + models.count)
+        return InsertedRows(queue: queue, rows: first..<first + models.count, generation: queue.generation)
     }
 
     /// Queues an insert whose foreign key `keyPath` is the key of `parent`, a queued insert whose
@@ -142,14 +144,19 @@ public final class UnitOfWork {
     ///
     /// ```swift
     /// let author = uow.insert(Author(name: "Le Guin"))
-    /// uow.insert(Book(title: "Lavinia"), linking: \.authorID, to: author)
+    /// try uow.insert(Book(title: "Lavinia"), linking: \.authorID, to: author)
     /// ```
+    ///
+    /// Throws ``UnitOfWorkError/invalidHandle(_:)``, and queues nothing, when `parent` is not a row
+    /// queued in this unit of work (or committed): a handle discarded by ``rollback()`` or by a
+    /// failed nested scope, or one from another unit of work.
     @inlinable @discardableResult
     public func insert<M: Model, P: Model, V: IntegerKeyValue>(
         _ model: M, linking keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
-    ) -> Inserted<M> {
+    ) throws -> Inserted<M> {
+        try check(parent, linkedBy: M.self)
         let handle = enqueue(model, .insert)
-        link(handle, keyPath, to: parent)
+        linkChecked(handle, keyPath, to: parent)
         return handle
     }
 
@@ -158,11 +165,38 @@ public final class UnitOfWork {
     public func insert<M: Model, P1: Model, V1: IntegerKeyValue, P2: Model, V2: IntegerKeyValue>(
         _ model: M, linking keyPath1: WritableKeyPath<M, V1>, to parent1: Inserted<P1>,
         _ keyPath2: WritableKeyPath<M, V2>, to parent2: Inserted<P2>
-    ) -> Inserted<M> {
+    ) throws -> Inserted<M> {
+        try check(parent1, linkedBy: M.self)
+        try check(parent2, linkedBy: M.self)
         let handle = enqueue(model, .insert)
-        link(handle, keyPath1, to: parent1)
-        link(handle, keyPath2, to: parent2)
+        linkChecked(handle, keyPath1, to: parent1)
+        linkChecked(handle, keyPath2, to: parent2)
         return handle
+    }
+
+    /// Throws when `parent` cannot be linked to by a new `M` row (see ``InvalidHandle``).
+    @inlinable func check<P: Model, M: Model>(_ parent: Inserted<P>, linkedBy child: M.Type) throws {
+        if let reason = problem(with: parent) {
+            throw Self.invalidHandle(child: M.self, position: nil, role: "parent", model: P.self, reason: reason)
+        }
+    }
+
+    /// The error for a handle that cannot be linked; `position` is the child's queue position
+    /// (`nil` for a child being queued).
+    @usableFromInline static func invalidHandle(
+        child: Any.Type, position: Int32?, role: String, model: Any.Type, reason: InvalidHandle.Reason
+    ) -> UnitOfWorkError {
+        let label = typeName(child) + (position.map { " #\($0 + 1)" } ?? " (being queued)")
+        return .invalidHandle(InvalidHandle(child: label, role: role, model: typeName(model), reason: reason))
+    }
+
+    /// Why `handle` does not name a row of this unit of work that can be linked to, or `nil`. A
+    /// committed row can be (its key is known), whichever unit of work committed it.
+    @inlinable func problem<P: Model>(with handle: Inserted<P>) -> InvalidHandle.Reason? {
+        let queue = handle.queue
+        if let reason = queue.problem(row: handle.row, generation: handle.generation) { return reason }
+        if queue.isCommitted { return nil }
+        return owns(queue) ? nil : .otherUnitOfWork
     }
 
     /// Links a foreign key of an already queued insert to another queued insert, e.g. to close a
@@ -176,12 +210,27 @@ public final class UnitOfWork {
     /// // INSERT INTO "users" … (favorite_post_id NULL); INSERT INTO "posts" …;
     /// // UPDATE "users" SET "favorite_post_id" = ? WHERE "id" = ?
     /// ```
+    ///
+    /// Throws ``UnitOfWorkError/invalidHandle(_:)``, and links nothing, when `child` is not an
+    /// uncommitted insert queued in this unit of work, or `parent` is not a row it can link to.
     @inlinable public func link<M: Model, P: Model, V: IntegerKeyValue>(
         _ child: Inserted<M>, _ keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
+    ) throws {
+        if let reason = problem(with: child) ?? (child.queue.isCommitted ? .committed : nil) {
+            throw Self.invalidHandle(child: M.self, position: nil, role: "child", model: M.self, reason: reason)
+        }
+        if let reason = problem(with: parent) {
+            throw Self.invalidHandle(
+                child: M.self, position: child.queue.position(row: child.row), role: "parent", model: P.self,
+                reason: reason)
+        }
+        linkChecked(child, keyPath, to: parent)
+    }
+
+    /// ``link(_:_:to:)`` once both handles were checked.
+    @inlinable func linkChecked<M: Model, P: Model, V: IntegerKeyValue>(
+        _ child: Inserted<M>, _ keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
     ) {
-        precondition(
-            owns(child.queue) && !child.queue.isCommitted,
-            "link(_:_:to:): the child is not an insert queued in this unit of work")
         let queue = child.queue
         let spec = queue.linkSpec(keyPath)
         // A parent already committed has its key: set it now, nothing to wait for.
@@ -237,10 +286,17 @@ public final class UnitOfWork {
         return handle
     }
 
-    /// Discards every queued change and forgets every loaded row.
+    /// Discards every queued change and forgets every loaded row. Handles of the discarded inserts
+    /// keep the values they queued, are never committed, and cannot be linked to.
     public func rollback() {
-        clearQueue()
+        discardQueues(.rolledBack)
         identityMaps.removeAll()
+    }
+
+    /// Clears the queue, marking each uncommitted queue with why its handles are dead.
+    private func discardQueues(_ reason: InvalidHandle.Reason) {
+        for queue in queues { queue.markDiscarded(reason) }
+        clearQueue()
     }
 
     private func clearQueue() {
@@ -280,10 +336,23 @@ public final class UnitOfWork {
     }
 
     /// Captures the queue and the identity maps; the result puts them back.
+    ///
+    /// When a commit ran inside the scope, what it wrote stays written: its rows are not queued
+    /// again, and the identity maps keep the values it wrote (so that a later change back to a
+    /// loaded value is still written). Only what was queued after that commit is discarded.
     private func savepoint() -> () -> Void {
         let saved = (queues, queueTypes, nextPosition, queues.map { $0.checkpoint() })
         let maps = identityMaps.mapValues { ($0 as? any IdentityMapCopying)?.copy() ?? $0 }
+        let commits = commitCount
         return { [self] in
+            guard commitCount == commits else {
+                discardQueues(.nestedScopeFailed)
+                return
+            }
+            // Queues first made inside the scope go with it.
+            for queue in queues where !saved.0.contains(where: { $0 === queue }) {
+                queue.markDiscarded(.nestedScopeFailed)
+            }
             (queues, queueTypes, nextPosition) = (saved.0, saved.1, saved.2)
             lastQueue = nil
             for undo in saved.3 { undo() }
@@ -305,13 +374,21 @@ public final class UnitOfWork {
         return map.register(loaded, key: key, refresh: refresh, queued: queued(M.self))
     }
 
-    /// The blocking form of ``find(_:id:refresh:)-(M.Type,_,_)``, for thread-based code.
-    public func find<M: Model>(_ type: M.Type, id: M.ID, refresh: Bool = false) throws -> M? {
+    /// The blocking form of ``find(_:id:refresh:)``: ``BlockingUnitOfWork/find(_:id:refresh:)``.
+    fileprivate func findAndWait<M: Model>(_ type: M.Type, id: M.ID, refresh: Bool) throws -> M? {
         let key = try M.encodeKey(id)
         let map = identityMap(for: M.self)
         if !refresh, let current = map.current(key, queued: queued(M.self)) { return current }
-        guard let loaded = try database.read({ try M.find(id, in: $0) }) else { return nil }
+        guard let loaded = try readAndWait({ try M.find(id, in: $0) }) else { return nil }
         return map.register(loaded, key: key, refresh: refresh, queued: queued(M.self))
+    }
+
+    /// Runs a blocking read: on the writer's connection when called inside a write job (so the read
+    /// sees what the job wrote, and nothing can change under it before the job commits), else on a
+    /// reader.
+    private func readAndWait<T>(_ body: (Connection) throws -> T) throws -> T {
+        if let writer = database.currentWriterConnection { return try body(writer) }
+        return try database.blocking.read(body)
     }
 
     /// The rows of a query, each through the identity map: a row already loaded comes back as the
@@ -321,9 +398,9 @@ public final class UnitOfWork {
         return try registerAll(loaded, keys: keys, snapshot: snapshot, refresh: refresh)
     }
 
-    /// The blocking form of ``fetch(_:refresh:)-(Query<M>,_)``.
-    public func fetch<M: Model>(_ query: Query<M>, refresh: Bool = false) throws -> [M] {
-        let (loaded, keys, snapshot) = try database.read { try query.fetchAllWithKeys($0) }
+    /// The blocking form of ``fetch(_:refresh:)``: ``BlockingUnitOfWork/fetch(_:refresh:)``.
+    fileprivate func fetchAndWait<M: Model>(_ query: Query<M>, refresh: Bool) throws -> [M] {
+        let (loaded, keys, snapshot) = try readAndWait { try query.fetchAllWithKeys($0) }
         return try registerAll(loaded, keys: keys, snapshot: snapshot, refresh: refresh)
     }
 
@@ -360,15 +437,37 @@ public final class UnitOfWork {
         finishCommit(prepared, result)
     }
 
-    /// The blocking form of ``commit()-1iyxw``, for thread-based code.
-    public func commit() throws {
+    /// The blocking form of ``commit()``: ``BlockingUnitOfWork/commit()``. Inside a write job it
+    /// flushes on the job's connection, in a savepoint of the job's transaction.
+    fileprivate func commitAndWait() throws {
         guard var prepared = try prepareCommit() else { return }
         let (batches, count) = (BatchBox(prepared.batches), prepared.count)
         prepared.batches = []
-        let result = try database.writeKeepingSchema { try FlushExecutor.flush(batches.batches, count: count, on: $0) }
+        let flush = { (db: Connection) in try FlushExecutor.flush(batches.batches, count: count, on: db) }
+        let result: FlushResult
+        if let writer = database.currentWriterConnection {
+            result = try writer.inSavepoint(flush)
+        } else {
+            result = try database.blocking.writeKeepingSchema(flush)
+        }
         batches.batches = []
         finishCommit(prepared, result)
     }
+
+    /// The blocking forms of ``find(_:id:refresh:)``, ``fetch(_:refresh:)`` and ``commit()``, for
+    /// thread-based code and for a unit of work used inside a write job (see
+    /// ``Database/writeUnitOfWork(_:)``).
+    ///
+    /// ```swift
+    /// let uow = UnitOfWork.forCurrentThread(db)
+    /// var counter = try uow.blocking.find(Counter.self, id: 1)!
+    /// counter.value += 1
+    /// uow.update(counter)
+    /// try uow.blocking.commit()
+    /// ```
+    ///
+    /// They have names of their own so that async code can never pick one by accident.
+    public var blocking: BlockingUnitOfWork { BlockingUnitOfWork(unitOfWork: self) }
 
     /// The plan the general planner makes for the next commit, without running it (it reads table
     /// metadata only). A commit of inserts only, whose order the tables alone settle, runs the same
@@ -438,6 +537,7 @@ public final class UnitOfWork {
         for queue in prepared.queues {
             queue.apply(result, dense: prepared.dense, identity: identityMaps[queue.modelTypeID])
         }
+        commitCount += 1
         clearQueue()
     }
 }
@@ -457,4 +557,29 @@ protocol IdentityMapCopying: AnyObject {
 
 extension IdentityMap: IdentityMapCopying {
     func copy() -> AnyObject { copy() as IdentityMap<M> }
+}
+
+/// The blocking forms of a ``UnitOfWork``'s reads and commit (``UnitOfWork/blocking``). Each waits on
+/// the calling thread; none may be called from async code. Inside a write job they read and commit
+/// on the job's own connection.
+public struct BlockingUnitOfWork {
+    /// The unit of work the calls go to.
+    public let unitOfWork: UnitOfWork
+
+    /// The blocking form of ``UnitOfWork/find(_:id:refresh:)``.
+    public func find<M: Model>(_ type: M.Type, id: M.ID, refresh: Bool = false) throws -> M? {
+        try unitOfWork.findAndWait(type, id: id, refresh: refresh)
+    }
+
+    /// The blocking form of ``UnitOfWork/fetch(_:refresh:)``.
+    public func fetch<M: Model>(_ query: Query<M>, refresh: Bool = false) throws -> [M] {
+        try unitOfWork.fetchAndWait(query, refresh: refresh)
+    }
+
+    /// The blocking form of ``UnitOfWork/commit()``. Inside a write job (``Database/writeUnitOfWork(_:)``
+    /// or ``Database/write(_:)``) it flushes on that job's connection, in a savepoint: the rows land
+    /// when the job's transaction commits.
+    public func commit() throws {
+        try unitOfWork.commitAndWait()
+    }
 }

@@ -52,8 +52,8 @@ await withTaskGroup(of: Void.self) { group in
                 do {
                     try await withUnitOfWork(db) { uow in
                         let author = uow.insert(Author(name: tag))
-                        uow.insert(Book(title: tag + "/a"), linking: \.authorID, to: author)
-                        uow.insert(Book(title: tag + "/b"), linking: \.authorID, to: author)
+                        try uow.insert(Book(title: tag + "/a"), linking: \.authorID, to: author)
+                        try uow.insert(Book(title: tag + "/b"), linking: \.authorID, to: author)
                     }
                     emit("ack \(tag)")
                 } catch {

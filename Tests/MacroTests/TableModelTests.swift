@@ -32,7 +32,7 @@ struct FastItem: Model, Equatable {
     var extra: Dimensions?
     var tags: [String]
     var amount: Decimal
-    let kind = "item"
+    static let kind = "item"
     var label: String { "\(name) ×\(count)" }
     static let tableName = "items"
     static let columnNaming = ColumnNaming.snakeCase

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A table as SQLite describes it (`PRAGMA table_xinfo` and `PRAGMA foreign_key_list`).
 public struct TableInfo: Sendable, Hashable {
     /// One column.
@@ -30,14 +32,45 @@ public struct TableInfo: Sendable, Hashable {
             self.parentColumns = parentColumns
         }
     }
+    /// A UNIQUE constraint or unique index on plain columns (not the primary key, not an
+    /// expression index).
+    public struct UniqueIndex: Sendable, Hashable {
+        /// The index name, as SQLite names it (`sqlite_autoindex_customers_1` for an inline UNIQUE).
+        public let name: String
+        public let columns: [String]
+
+        public init(name: String, columns: [String]) {
+            self.name = name
+            self.columns = columns
+        }
+    }
     public let name: String
     public let columns: [Column]
     public let foreignKeys: [ForeignKey]
+    public let uniqueIndexes: [UniqueIndex]
+    /// Columns of this table that a foreign key (of any table) references.
+    public let referencedColumns: Set<String>
+    /// The text of the table's CHECK constraints, as written in its `CREATE TABLE` (empty: none).
+    public let checks: String
+    /// `true` when a trigger is defined on the table.
+    public let hasTriggers: Bool
 
-    public init(name: String, columns: [Column], foreignKeys: [ForeignKey]) {
+    public init(
+        name: String, columns: [Column], foreignKeys: [ForeignKey], uniqueIndexes: [UniqueIndex] = [],
+        referencedColumns: Set<String> = [], checks: String = "", hasTriggers: Bool = false
+    ) {
         self.name = name
         self.columns = columns
         self.foreignKeys = foreignKeys
+        self.uniqueIndexes = uniqueIndexes
+        self.referencedColumns = referencedColumns
+        self.checks = checks
+        self.hasTriggers = hasTriggers
+    }
+
+    /// `true` when a CHECK constraint of the table may read `column` (a conservative, textual test).
+    public func checkMentions(_ column: String) -> Bool {
+        !checks.isEmpty && checks.range(of: column, options: .caseInsensitive) != nil
     }
 
     public func column(named name: String) -> Column? { columns.first { $0.name == name } }
@@ -135,7 +168,43 @@ struct SchemaCache {
             let key = keys[id]!
             return TableInfo.ForeignKey(parentTable: key.parent, columns: key.from, parentColumns: key.to)
         }
-        return TableInfo(name: name, columns: columns, foreignKeys: foreignKeys)
+        var uniqueIndexes: [TableInfo.UniqueIndex] = []
+        for row in try connection.fetchAll(
+            "SELECT name FROM pragma_index_list(?) WHERE \"unique\" = 1 AND origin != 'pk' ORDER BY name", [name])
+        {
+            guard let index = row.values[0].textValue else { continue }
+            let names = try connection.fetchAll("SELECT name FROM pragma_index_info(?) ORDER BY seqno", [index])
+                .map { $0.values[0].textValue }
+            // An expression index has no column name: nothing to reason about.
+            if !names.isEmpty, names.allSatisfy({ $0 != nil }) {
+                uniqueIndexes.append(TableInfo.UniqueIndex(name: index, columns: names.map { $0! }))
+            }
+        }
+        let primaryKey = columns.filter { $0.primaryKeyIndex > 0 }.map(\.name)
+        var referenced: Set<String> = []
+        for row in try connection.fetchAll(
+            """
+            SELECT p."to" FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS p
+            WHERE m.type = 'table' AND p."table" = ? COLLATE NOCASE
+            """, [name])
+        {
+            if let column = row.values[0].textValue {
+                referenced.insert(column)
+            } else {
+                referenced.formUnion(primaryKey)
+            }
+        }
+        let sql =
+            try connection.scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [name])
+            .textValue ?? ""
+        let checks = sql.range(of: "CHECK", options: .caseInsensitive).map { String(sql[$0.lowerBound...]) } ?? ""
+        let hasTriggers =
+            try connection.scalar(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE)",
+                [name]) == .integer(1)
+        return TableInfo(
+            name: name, columns: columns, foreignKeys: foreignKeys, uniqueIndexes: uniqueIndexes,
+            referencedColumns: referenced, checks: checks, hasTriggers: hasTriggers)
     }
 }
 

@@ -92,7 +92,7 @@ enum FlushExecutor {
     static func flush(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> FlushResult {
         // The schema version is checked once; table metadata is then read only when a path needs it.
         try db.schemaCache.checkVersion(on: db)
-        if batches.count == 1, batches[0].updatesOnly {
+        if batches.count == 1, batches[0].updatesOnly, try !batches[0].mayExchangeUniqueValues(on: db) {
             // Updates of one model type: row order is the plan, so no planner.
             var result = FlushResult(count: count)
             let violationsBefore = deferredViolations(db)
@@ -246,14 +246,16 @@ enum FlushExecutor {
                 }
             case .update(let table, let columns, let slots, let row):
                 let change = plan.changes[row]
-                let compared = change.comparedSlots(slots).map { change.columns[$0] }
+                let released = plan.releasedSlots[row]
+                let compared = change.comparedSlots(slots, released: released).map { change.columns[$0] }
                 let shape = SQLShape.update(
                     table, columns, change.columns[change.keySlot], change.versionSlot.map { change.columns[$0] },
                     compared)
-                let statement = try db.cachedStatement(cached(&sqlCache, shape) { updateSQL(change, slots: slots) })
+                let statement = try db.cachedStatement(
+                    cached(&sqlCache, shape) { updateSQL(change, slots: slots, released: released) })
                 let batch = batches.first { $0.table == table && $0.modelName == change.model }
                 let written = try update(
-                    change, slots: slots, statement: statement, on: db,
+                    change, slots: slots, statement: statement, on: db, released: released,
                     value: { slot in linkedValue(change, slot: slot, plan: plan, result: result) },
                     canonical: batch.map { batch in { try batch.canonicalRow(key: $0, on: db) } })
                 if let written { result.versions[row] = written }
@@ -297,6 +299,8 @@ enum FlushExecutor {
                 } catch let error as DatabaseError {
                     throw error.adding(context: "\(change.verb) \(change.label) into \(change.table)")
                 }
+            case .releaseUnique(let table, let column, let row, let value):
+                try release(plan.changes[row], column: column, to: value, table: table, on: db)
             case .postUpdate(let table, let column, let row, let parent):
                 let change = plan.changes[row]
                 let key = change.columns[change.keySlot]
@@ -318,11 +322,47 @@ enum FlushExecutor {
     /// `UPDATE table SET <slots' columns> WHERE key = ?`, plus the version check, or the
     /// compare-and-set of the written columns (`AND "col" IS ?` for each) for a loaded row without
     /// a version column.
-    static func updateSQL(_ change: RowChange, slots: [Int], comparing: Bool = true) -> String {
+    static func updateSQL(_ change: RowChange, slots: [Int], comparing: Bool = true, released: Int? = nil) -> String {
         SQL.update(
             change.table, set: slots.map { change.columns[$0] }, key: change.columns[change.keySlot],
             version: change.versionSlot.map { change.columns[$0] },
-            compare: comparing ? change.comparedSlots(slots).map { change.columns[$0] } : [])
+            compare: comparing ? change.comparedSlots(slots, released: released).map { change.columns[$0] } : [])
+    }
+
+    /// Sets `column` of `change`'s row aside (``FlushPlan/Step/releaseUnique(table:column:row:value:)``),
+    /// checking that it still holds its loaded value, as the row's own update would have.
+    private static func release(
+        _ change: RowChange, column: String, to value: FlushPlan.ReleaseValue, table: String, on db: Connection
+    ) throws {
+        guard let slot = change.columns.firstIndex(of: column) else { return }
+        let temporary: DatabaseValue
+        switch value {
+        case .null: temporary = .null
+        case .text(let text): temporary = .text(text)
+        case .integerBelowMinimum:
+            let low = try db.scalar("SELECT min(\(quoteIdentifier(column))) FROM \(quoteIdentifier(table))")
+            let (below, overflow) = (low.integerValue ?? 0).subtractingReportingOverflow(1)
+            if overflow {
+                let high = try db.scalar("SELECT max(\(quoteIdentifier(column))) FROM \(quoteIdentifier(table))")
+                temporary = .integer((high.integerValue ?? 0) &+ 1)
+            } else {
+                temporary = .integer(below)
+            }
+        }
+        let compared = change.comparedSlots([slot])
+        let sql = SQL.update(
+            table, set: [column], key: change.columns[change.keySlot], version: nil,
+            compare: compared.map { change.columns[$0] })
+        let statement = try db.cachedStatement(sql)
+        try statement.bind(temporary, at: 1)
+        try statement.bind(change.key, at: 2)
+        if let snapshot = change.snapshot, !compared.isEmpty { try statement.bind(snapshot[slot], at: 3) }
+        try execute(statement, change, db)
+        if db.changes == 0 {
+            throw UnitOfWorkError.staleWrite(
+                try staleRow(change, compared: compared, expected: nil, on: db, canonical: nil)
+                    ?? StaleWrite(change: change.label, table: table, key: change.key, reason: .rowMissing))
+        }
     }
 
     /// Runs one UPDATE of `change` (its `slots`, each bound from `value`) on `statement`, made from
@@ -335,17 +375,17 @@ enum FlushExecutor {
     /// by another program, say), the row did not change, and the update runs by key alone. That
     /// is still atomic: the writer holds the write lock for the whole transaction.
     static func update(
-        _ change: RowChange, slots: [Int], statement: Statement, on db: Connection,
+        _ change: RowChange, slots: [Int], statement: Statement, on db: Connection, released: Int? = nil,
         value: (Int) -> DatabaseValue, canonical: ((DatabaseValue) throws -> [String: DatabaseValue]?)? = nil
     ) throws -> Int? {
-        let compared = change.comparedSlots(slots)
+        let compared = change.comparedSlots(slots, released: released)
         let expected = try bindUpdate(change, slots: slots, compared: compared, statement: statement, value: value)
         try execute(statement, change, db)
         if db.changes == 0 {
             let stale = try staleRow(change, compared: compared, expected: expected, on: db, canonical: canonical)
             guard stale == nil else { throw UnitOfWorkError.staleWrite(stale!) }
             // Nothing changed but the form a value is stored in: write by key alone.
-            let byKey = try db.cachedStatement(updateSQL(change, slots: slots, comparing: false))
+            let byKey = try db.cachedStatement(updateSQL(change, slots: slots, comparing: false, released: released))
             _ = try bindUpdate(change, slots: slots, compared: [], statement: byKey, value: value)
             try execute(byKey, change, db)
         }

@@ -21,6 +21,20 @@ public struct FlushPlan: Sendable, CustomStringConvertible {
         case upsert(table: String, columns: [String], row: Int)
         /// A foreign key set after both rows exist, breaking a cycle between them.
         case postUpdate(table: String, column: String, row: Int, parent: Int)
+        /// A row's unique value set aside (to NULL or a temporary value) before another row takes
+        /// it, breaking an exchange of unique values; the row's own update later writes its final
+        /// value.
+        case releaseUnique(table: String, column: String, row: Int, value: ReleaseValue)
+    }
+
+    /// What a unique value is set aside to.
+    public enum ReleaseValue: Sendable, Hashable {
+        /// NULL: never equal to another value in a unique index.
+        case null
+        /// A text no other row holds.
+        case text(String)
+        /// One less than the column's smallest value, read when the step runs.
+        case integerBelowMinimum
     }
 
     /// The changes the steps refer to, by index.
@@ -34,6 +48,10 @@ public struct FlushPlan: Sendable, CustomStringConvertible {
     /// turn on `PRAGMA defer_foreign_keys`: like every flag pragma, it expires every prepared
     /// statement of the connection, which must then be compiled again.
     public var defersForeignKeys = false
+    /// The slot each ``Step/releaseUnique(table:column:row:value:)`` set aside, by change index: the
+    /// row's own update then no longer compares that column with its loaded value (the release
+    /// did).
+    public var releasedSlots: [Int: Int] = [:]
 
     /// `true` when there is nothing to run.
     public var isEmpty: Bool { steps.isEmpty }
@@ -55,6 +73,10 @@ public struct FlushPlan: Sendable, CustomStringConvertible {
             case .upsert(let table, let columns, let row):
                 lines.append(
                     "UPSERT INTO \(quoteIdentifier(table)) (\(columns.map(quoteIdentifier).joined(separator: ", "))) — \(describe(row))"
+                )
+            case .releaseUnique(let table, let column, let row, _):
+                lines.append(
+                    "UPDATE \(quoteIdentifier(table)) SET \(quoteIdentifier(column)) — \(changes[row].label) (set aside: its value changes hands)"
                 )
             case .postUpdate(let table, let column, let row, let parent):
                 lines.append(

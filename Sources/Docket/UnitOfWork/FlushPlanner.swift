@@ -1,3 +1,5 @@
+import Foundation
+
 /// Orders a unit of work's changes into a ``FlushPlan``. A pure function of the changes and the
 /// tables' metadata: it never touches a database.
 ///
@@ -75,6 +77,12 @@ public enum FlushPlanner {
             }
         }
 
+        // Unique values that change hands: a row taking a value of a unique index waits for the row
+        // that gives it up (a delete, or an update moving away from it). SQLite checks UNIQUE at
+        // every statement and cannot defer it, so a swap (A takes B's email, B takes A's) is a
+        // cycle of such edges, broken below by moving one row out of the way first.
+        addUniqueEdges(changes, active: active, schema: schema, to: &graph)
+
         // Kahn's algorithm, taking the ready change with the smallest (kind, table order, queue index).
         func priority(_ i: Int) -> Priority {
             let change = changes[i]
@@ -96,6 +104,9 @@ public enum FlushPlanner {
         var postUpdated: [Int: Set<Int>] = [:]
         var defers = false
         var postUpdates: [FlushPlan.Step] = []
+        // Unique values moved out of the way, by the position in `order` they run before.
+        var releases: [Int: [FlushPlan.Step]] = [:]
+        var releasedSlots: [Int: Int] = [:]
         var done = [Bool](repeating: false, count: changes.count)
         while order.count < remaining {
             if let next = heap.pop() {
@@ -110,9 +121,31 @@ public enum FlushPlanner {
             }
             // Every remaining change waits on another: find a cycle and break one of its edges.
             let cycle = graph.findCycle(among: { active[$0] && !done[$0] })
-            if let soft = cycle.first(where: { !graph.edges[$0].hard }) {
+            if let soft = cycle.first(where: { !graph.edges[$0].hard && !graph.edges[$0].unique }) {
                 graph.remove(soft)
                 defers = true
+            } else if let unique = cycle.first(where: { graph.edges[$0].unique }) {
+                let edge = graph.edges[unique]
+                let holder = changes[edge.from]
+                let info = schema[holder.table]!
+                let index = info.uniqueIndexes[edge.slot]
+                guard releasedSlots[edge.from] == nil, let release = releaseValue(holder, index: index, table: info)
+                else {
+                    let rows = cycle.map { changes[graph.edges[$0].from].label }
+                    throw FlushError.uniqueExchange(
+                        rows: rows, table: holder.table, index: index.name, columns: index.columns,
+                        reason: unsafeReason(index: index, table: info))
+                }
+                releases[order.count, default: []].append(
+                    .releaseUnique(
+                        table: holder.table, column: holder.columns[release.slot], row: edge.from, value: release.value)
+                )
+                releasedSlots[edge.from] = release.slot
+                // Out of the way: it no longer holds any value of that index.
+                for id in graph.edges.indices
+                where graph.edges[id].unique && graph.edges[id].from == edge.from && !graph.edges[id].removed {
+                    graph.remove(id)
+                }
             } else if let breakable = cycle.first(where: { isNullable(graph.edges[$0], changes, schema) }) {
                 let edge = graph.edges[breakable]
                 graph.remove(breakable)
@@ -134,9 +167,100 @@ public enum FlushPlanner {
         }
 
         var plan = FlushPlan(
-            changes: changes, steps: batch(order, changes, updatedSlots) + postUpdates, postUpdatedSlots: postUpdated)
+            changes: changes, steps: batch(order, changes, updatedSlots, releases: releases) + postUpdates,
+            postUpdatedSlots: postUpdated)
         plan.defersForeignKeys = defers
+        plan.releasedSlots = releasedSlots
         return plan
+    }
+
+    /// The values of `index`'s columns in `row` (`values` or `snapshot`), or `nil` when one of them
+    /// is NULL (NULLs never collide in a unique index), a column is missing, or a column is a link
+    /// (its value is not known yet).
+    private static func tuple(_ change: RowChange, _ row: [DatabaseValue]?, _ index: TableInfo.UniqueIndex)
+        -> [DatabaseValue]?
+    {
+        guard let row else { return nil }
+        var values: [DatabaseValue] = []
+        for column in index.columns {
+            guard let slot = change.columns.firstIndex(of: column), slot < row.count, !row[slot].isNull,
+                !change.links.contains(where: { $0.slot == slot })
+            else { return nil }
+            values.append(row[slot])
+        }
+        return values
+    }
+
+    private static func addUniqueEdges(
+        _ changes: [RowChange], active: [Bool], schema: [String: TableInfo], to graph: inout Graph
+    ) {
+        var tables: [String] = []
+        for change in changes where active[change.index] && !tables.contains(change.table) {
+            // Only a delete or an update gives a value up: without one, there is nothing to order.
+            if change.kind == .update || change.kind == .delete { tables.append(change.table) }
+        }
+        for table in tables {
+            guard let info = schema[table], !info.uniqueIndexes.isEmpty else { continue }
+            let rows = changes.filter { active[$0.index] && $0.table == table }
+            for (number, index) in info.uniqueIndexes.enumerated() {
+                // Each value given up, and by which change.
+                var vacated: [[DatabaseValue]: Int] = [:]
+                for change in rows {
+                    switch change.kind {
+                    case .delete:
+                        if let old = tuple(change, change.values, index) { vacated[old] = change.index }
+                    case .update:
+                        if let old = tuple(change, change.snapshot, index), old != tuple(change, change.values, index) {
+                            vacated[old] = change.index
+                        }
+                    default: break
+                    }
+                }
+                guard !vacated.isEmpty else { continue }
+                for change in rows where change.kind != .delete {
+                    guard let new = tuple(change, change.values, index) else { continue }
+                    if change.kind == .update, change.snapshot.flatMap({ tuple(change, $0, index) }) == new { continue }
+                    if let holder = vacated[new], holder != change.index {
+                        graph.add(from: holder, to: change.index, hard: false, slot: number, unique: true)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Which column of `index` an update can set aside, and to what, so that `change` no longer
+    /// holds its value: a temporary value no constraint of the table can reject. `nil` when none is
+    /// safe: the table has triggers, a foreign key references the index, or every column is NOT NULL
+    /// of a type without a safe temporary value, or read by a CHECK constraint.
+    private static func releaseValue(_ change: RowChange, index: TableInfo.UniqueIndex, table: TableInfo)
+        -> (slot: Int, value: FlushPlan.ReleaseValue)?
+    {
+        guard change.kind == .update, !table.hasTriggers,
+            index.columns.allSatisfy({ !table.referencedColumns.contains($0) })
+        else { return nil }
+        var best: (slot: Int, value: FlushPlan.ReleaseValue)?
+        for name in index.columns {
+            guard let column = table.column(named: name), let slot = change.columns.firstIndex(of: name),
+                !table.checkMentions(name)
+            else { continue }
+            if !column.notNull { return (slot, .null) }
+            let type = column.declaredType.uppercased()
+            if best == nil, type.contains("CHAR") || type.contains("CLOB") || type.contains("TEXT") {
+                best = (slot, .text("docket-release-" + UUID().uuidString))
+            } else if best == nil, type.contains("INT") {
+                best = (slot, .integerBelowMinimum)
+            }
+        }
+        return best
+    }
+
+    private static func unsafeReason(index: TableInfo.UniqueIndex, table: TableInfo) -> String {
+        if table.hasTriggers { return "\(table.name) has triggers, which a temporary value would fire" }
+        if let referenced = index.columns.first(where: { table.referencedColumns.contains($0) }) {
+            return "a foreign key references \(table.name).\(referenced)"
+        }
+        return "every column of the index is NOT NULL and either read by a CHECK constraint or of a type "
+            + "without a safe temporary value"
     }
 
     /// Slots whose value differs from the snapshot, excluding the key and the version. Without a
@@ -156,7 +280,9 @@ public enum FlushPlanner {
     /// The rows of the open insert or delete group are gathered in a local array and stored into
     /// the step once the group closes: appending to an array bound out of `steps.last` would copy
     /// the whole group on every row (copy-on-write), O(n²) for a commit of n rows of one shape.
-    private static func batch(_ order: [Int], _ changes: [RowChange], _ updated: [Int: [Int]]) -> [FlushPlan.Step] {
+    private static func batch(
+        _ order: [Int], _ changes: [RowChange], _ updated: [Int: [Int]], releases: [Int: [FlushPlan.Step]]
+    ) -> [FlushPlan.Step] {
         var steps: [FlushPlan.Step] = []
         var group: (kind: RowChange.Kind, table: String, columns: [String], rows: [Int])?
         func closeGroup() {
@@ -168,7 +294,11 @@ public enum FlushPlanner {
                 steps.append(.delete(table: open.table, rows: open.rows))
             }
         }
-        for i in order {
+        for (position, i) in order.enumerated() {
+            if let released = releases[position] {
+                closeGroup()
+                steps += released
+            }
             let change = changes[i]
             switch change.kind {
             case .insert:
@@ -241,9 +371,17 @@ public enum FlushPlanner {
 public enum FlushError: Error, Sendable, CustomStringConvertible, Equatable {
     /// Rows that each wait for another's generated key, through NOT NULL columns only.
     case unbreakableCycle([String])
+    /// Rows that exchange values of a unique index (A takes B's, B takes A's, or a longer chain
+    /// that closes), where no temporary value is safe to move one of them out of the way first.
+    case uniqueExchange(rows: [String], table: String, index: String, columns: [String], reason: String)
 
     public var description: String {
         switch self {
+        case .uniqueExchange(let rows, let table, let index, let columns, let reason):
+            return "cannot order the flush: \(rows.joined(separator: ", ")) exchange values of the unique index "
+                + "\(index) on \(table) (\(columns.joined(separator: ", "))), and no temporary value is safe to move "
+                + "one of them out of the way: \(reason). Commit the exchange in two steps; nothing was written."
+
         case .unbreakableCycle(let links):
             return "cannot order the flush: these rows wait for each other's generated keys through NOT NULL "
                 + "foreign keys: " + links.joined(separator: "; ")
@@ -273,6 +411,9 @@ private struct Graph {
         let from: Int
         let to: Int
         let hard: Bool
+        /// A unique value changing hands; `slot` is then the index's number in the table's
+        /// `uniqueIndexes`.
+        var unique = false
         let slot: Int
         var removed = false
     }
@@ -287,8 +428,8 @@ private struct Graph {
         indegree = Array(repeating: 0, count: count)
     }
 
-    mutating func add(from: Int, to: Int, hard: Bool, slot: Int) {
-        let edge = Edge(from: from, to: to, hard: hard, slot: slot)
+    mutating func add(from: Int, to: Int, hard: Bool, slot: Int, unique: Bool = false) {
+        let edge = Edge(from: from, to: to, hard: hard, unique: unique, slot: slot)
         incoming[to].append(edges.count)
         edges.append(edge)
         outgoing[from].append(edge)
@@ -300,7 +441,7 @@ private struct Graph {
         let edge = edges[id]
         indegree[edge.to] -= 1
         if let k = outgoing[edge.from].firstIndex(where: {
-            $0.to == edge.to && $0.slot == edge.slot && $0.hard == edge.hard && !$0.removed
+            $0.to == edge.to && $0.slot == edge.slot && $0.hard == edge.hard && $0.unique == edge.unique && !$0.removed
         }) {
             outgoing[edge.from][k].removed = true
         }

@@ -26,6 +26,10 @@ protocol FlushBatch: Sendable {
     /// Every live row is an update and no row links to a queued insert: eligible for the update
     /// fast path.
     var updatesOnly: Bool { get }
+    /// `true` when two or more of the queued updates write a column of one of the table's unique
+    /// indexes: they may exchange values, which only the planner orders. Read on the writer, from
+    /// the encodings the caller made.
+    func mayExchangeUniqueValues(on db: Connection) throws -> Bool
     /// Runs every queued update in row order (the planner's order for updates of one table), each
     /// writing only the columns that differ from the row as loaded; records written versions in
     /// `result`.
@@ -161,6 +165,37 @@ struct ModelBatch<M: Model>: FlushBatch {
         let snapshot = try snapshots[row].map { try encoder.encode($0) }
         if book.kind(row) == .delete, let snapshot { return (snapshot, snapshot) }
         return (try encoder.encode(models, row: row, with: access), snapshot)
+    }
+
+    func mayExchangeUniqueValues(on db: Connection) throws -> Bool {
+        var updates = 0
+        for row in 0..<models.count where book.kind(row) == .update {
+            updates += 1
+            if updates > 1 { break }
+        }
+        guard updates > 1 else { return false }
+        let indexes = try db.schemaCache.table(table, on: db).uniqueIndexes
+        guard !indexes.isEmpty else { return false }
+        let columns = ModelEncoder<M>.reused(on: db).columns
+        let slots = Set(indexes.flatMap { $0.columns }).compactMap { columns.firstIndex(of: $0) }
+        var writing = 0
+        for row in 0..<models.count where book.kind(row) == .update {
+            // A row not loaded through the unit of work writes every column.
+            guard let encoded = encodedUpdates[row] else {
+                writing += 1
+                if writing > 1 { return true }
+                continue
+            }
+            let changes = slots.contains { slot in
+                (slot < encoded.values.count ? encoded.values[slot] : .null)
+                    != (slot < encoded.snapshot.count ? encoded.snapshot[slot] : .null)
+            }
+            if changes {
+                writing += 1
+                if writing > 1 { return true }
+            }
+        }
+        return false
     }
 
     func updateAll(on db: Connection, result: inout FlushResult) throws {

@@ -105,7 +105,11 @@ enum ChangeQueueMark {
     @usableFromInline private(set) var generation: Int32 = 0
     /// Each cut: the generation it started, the rows kept, and the rows cut (so that their handles
     /// still read the value they queued).
-    private var truncations: [(generation: Int32, kept: Int, tail: [M])] = []
+    private var truncations: [(generation: Int32, kept: Int, tail: [M])] = [] {
+        didSet { hasTruncations = !truncations.isEmpty }
+    }
+    /// `true` once a failed nested scope cut rows off the queue.
+    @usableFromInline private(set) var hasTruncations = false
     /// Why the queue is no longer part of its unit of work, when it was discarded uncommitted.
     var discarded: InvalidHandle.Reason?
 
@@ -234,13 +238,15 @@ enum ChangeQueueMark {
         let map = unsafeDowncast(identity, to: IdentityMap<M>.self)
         let encoder = ModelEncoder<M>()
         var noops: Set<Int> = []
+        // An update linked to a queued parent changes its foreign key to a key not known yet.
+        let linked = links.isEmpty ? [] : Set(links.map { Int($0.row) })
         // `updateRows` holds every queued update with a key, already encoded by `update`; one
         // without a key was not loaded, so it has no snapshot to compare with.
         for (key, row) in updateRows {
             guard let slot = map.slot(key) else { continue }
             let before = try encoder.encode(map.loaded, row: slot, with: access)
             let after = try encoder.encode(models, row: row, with: access)
-            if after == before {
+            if after == before, !linked.contains(row) {
                 noops.insert(row)
             } else {
                 encodedUpdates[row] = EncodedUpdate(values: after, snapshot: before, slot: slot)
@@ -326,7 +332,7 @@ enum ChangeQueueMark {
             }
         }
         // Then linked keys, from the links the payload resolved to parents in this commit.
-        for link in flushedLinks where book.kind(link.row) == .insert || book.kind(link.row) == .upsert {
+        for link in flushedLinks where book.kind(link.row) != .delete && book.kind(link.row) != .dropped {
             if let key = result.key(link.parent) { linkSpecs[link.spec].set(&models[link.row], key) }
         }
         flushedLinks = []

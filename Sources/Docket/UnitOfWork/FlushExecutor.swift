@@ -278,7 +278,9 @@ enum FlushExecutor {
                     if let expected, db.changes == 0 {
                         throw UnitOfWorkError.staleWrite(
                             try staleRow(change, compared: [], expected: expected, on: db, canonical: nil)
-                                ?? StaleWrite(change: change.label, table: table, key: change.key, reason: .rowMissing))
+                                ?? StaleWrite(
+                                    change: change.label, table: table, key: change.key, reason: .rowMissing,
+                                    verb: "delete"))
                     }
                 }
             case .upsert(let table, let columns, let row):
@@ -436,7 +438,9 @@ enum FlushExecutor {
         let sql =
             "SELECT \(list) FROM \(quoteIdentifier(table)) WHERE \(quoteIdentifier(change.columns[change.keySlot])) = ?"
         guard let row = try db.fetchOne(sql, [key]) else {
-            return StaleWrite(change: change.label, table: table, key: key, reason: .rowMissing)
+            return StaleWrite(
+                change: change.label, table: table, key: key, reason: .rowMissing,
+                verb: change.kind == .delete ? "delete" : "update")
         }
         if let expected, let versionSlot = change.versionSlot {
             let found = row.values[0].integerValue.map { Int($0) }

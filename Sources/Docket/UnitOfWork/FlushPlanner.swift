@@ -270,7 +270,10 @@ public enum FlushPlanner {
     static func changedSlots(_ change: RowChange) -> [Int] {
         change.columns.indices.filter { slot in
             guard slot != change.keySlot, slot != change.versionSlot else { return false }
-            guard let snapshot = change.snapshot else { return true }
+            // A linked foreign key takes a key generated in this commit.
+            guard let snapshot = change.snapshot, !change.links.contains(where: { $0.slot == slot }) else {
+                return true
+            }
             return (slot < snapshot.count ? snapshot[slot] : .null) != change.values[slot]
         }
     }

@@ -3,7 +3,7 @@
 ///
 /// ```swift
 /// let author = uow.insert(Author(name: "Ursula K. Le Guin"))
-/// uow.insert(Book(title: "A Wizard of Earthsea"), linking: \.authorID, to: author)
+/// try uow.insert(Book(title: "A Wizard of Earthsea"), linking: \.authorID, to: author)
 /// try await uow.commit()
 /// author.value.id   // the key the database generated
 /// ```
@@ -39,7 +39,7 @@ public struct Inserted<M: Model> {
 ///
 /// ```swift
 /// let authors = uow.insert(contentsOf: [Author(name: "Le Guin"), Author(name: "Delany")])
-/// uow.insert(Book(title: "Dhalgren"), linking: \.authorID, to: authors[1])
+/// try uow.insert(Book(title: "Dhalgren"), linking: \.authorID, to: authors[1])
 /// try await uow.commit()
 /// authors.values.map(\.id)   // the generated keys
 /// ```

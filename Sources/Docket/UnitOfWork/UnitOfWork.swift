@@ -6,7 +6,7 @@ import Foundation
 /// ```swift
 /// let uow = UnitOfWork(database: db)
 /// let author = uow.insert(Author(name: "Ursula K. Le Guin"))
-/// uow.insert(Book(title: "The Dispossessed", pages: 387), linking: \.authorID, to: author)
+/// try uow.insert(Book(title: "The Dispossessed", pages: 387), linking: \.authorID, to: author)
 /// var book = try await uow.find(Book.self, id: 7)!
 /// book.pages += 1
 /// uow.update(book)
@@ -138,6 +138,59 @@ public final class UnitOfWork {
         return InsertedRows(queue: queue, rows: first..<first + models.count, generation: queue.generation)
     }
 
+    /// Queues an insert of each model in `models`, each with its foreign key `keyPath` linked to the
+    /// parent `parent(i)` returns for `models[i]`: a queued insert (or a committed one). What
+    /// ``insert(_:linking:to:)`` in a loop does, at the cost per row of ``insert(contentsOf:)``:
+    /// the array is shared with the caller as there, and each link is four integers.
+    ///
+    /// ```swift
+    /// let authors = uow.insert(contentsOf: authorRows)
+    /// try uow.insert(contentsOf: books, linking: \.authorID, to: { authors[authorIndex[$0]] })
+    /// ```
+    ///
+    /// Throws ``UnitOfWorkError/invalidHandle(_:)``, and queues none of `models`, when a parent is
+    /// not a row this unit of work can link to.
+    @inlinable @discardableResult
+    public func insert<M: Model, P: Model, V: IntegerKeyValue>(
+        contentsOf models: [M], linking keyPath: WritableKeyPath<M, V>, to parent: (Int) throws -> Inserted<P>
+    ) throws -> InsertedRows<M> {
+        // Every parent is checked before anything is queued. Handles of one queue and generation
+        // share the checks that do not depend on the row.
+        var checked: (queue: ChangeQueue<P>, generation: Int32)?
+        for i in models.indices {
+            let handle = try parent(i)
+            if let last = checked, last.queue === handle.queue, last.generation == handle.generation,
+                !handle.queue.hasTruncations, handle.row >= 0, handle.row < handle.queue.models.count
+            {
+                continue
+            }
+            try check(handle, linkedBy: M.self)
+            checked = (handle.queue, handle.generation)
+        }
+        let rows = insert(contentsOf: models)
+        let queue = rows.queue
+        let spec = queue.linkSpec(keyPath)
+        queue.links.reserveCapacity(queue.links.count + models.count)
+        for i in models.indices {
+            let handle = try parent(i)
+            if handle.queue.isCommitted, let key = handle.queue.integerKey(row: handle.row) {
+                queue.linkSpecs[spec].set(&queue.models[rows.rows.lowerBound + i], key)
+            } else {
+                queue.addLink(row: rows.rows.lowerBound + i, spec: spec, to: handle.queue, parentRow: handle.row)
+            }
+        }
+        return rows
+    }
+
+    /// ``insert(contentsOf:linking:to:)-(_,_,(Int)->Inserted<P>)`` with every model linked to one
+    /// parent (an order's lines to the order, say).
+    @inlinable @discardableResult
+    public func insert<M: Model, P: Model, V: IntegerKeyValue>(
+        contentsOf models: [M], linking keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
+    ) throws -> InsertedRows<M> {
+        try insert(contentsOf: models, linking: keyPath, to: { _ in parent })
+    }
+
     /// Queues an insert whose foreign key `keyPath` is the key of `parent`, a queued insert whose
     /// key the database has not generated yet. The flush inserts the parent first and fills in the
     /// key; after the commit, the returned handle's value carries it too.
@@ -205,8 +258,8 @@ public final class UnitOfWork {
     ///
     /// ```swift
     /// let user = uow.insert(User(name: "ada"))
-    /// let post = uow.insert(Post(title: "Hello"), linking: \.userID, to: user)
-    /// uow.link(user, \.favoritePostID, to: post)
+    /// let post = try uow.insert(Post(title: "Hello"), linking: \.userID, to: user)
+    /// try uow.link(user, \.favoritePostID, to: post)
     /// // INSERT INTO "users" … (favorite_post_id NULL); INSERT INTO "posts" …;
     /// // UPDATE "users" SET "favorite_post_id" = ? WHERE "id" = ?
     /// ```
@@ -217,7 +270,11 @@ public final class UnitOfWork {
         _ child: Inserted<M>, _ keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
     ) throws {
         if let reason = problem(with: child) ?? (child.queue.isCommitted ? .committed : nil) {
-            throw Self.invalidHandle(child: M.self, position: nil, role: "child", model: M.self, reason: reason)
+            // A row cut by a failed nested scope (or beyond the queue) has no position to name.
+            let named = reason != .nestedScopeFailed && reason != .beyondQueue && child.row < child.queue.models.count
+            throw Self.invalidHandle(
+                child: M.self, position: named ? child.queue.position(row: child.row) : nil, role: "child",
+                model: M.self, reason: reason)
         }
         if let reason = problem(with: parent) {
             throw Self.invalidHandle(
@@ -253,6 +310,38 @@ public final class UnitOfWork {
         }
         let row = enqueue(model, .update).row
         if let key { queue.updateRows[key] = row }
+    }
+
+    /// Queues an update whose foreign key `keyPath` becomes the key of `parent`, a queued insert
+    /// whose key the database has not generated yet: the row moves to a parent inserted in the
+    /// same commit, atomically. The flush inserts the parent first; the update writes its key (and
+    /// the columns that changed), and, for a loaded row, still checks what it changes.
+    ///
+    /// ```swift
+    /// var book = try await uow.find(Book.self, id: 7)!
+    /// let author = uow.insert(Author(name: "James Tiptree Jr."))
+    /// try uow.update(book, linking: \.authorID, to: author)
+    /// // INSERT INTO "authors" …; UPDATE "books" SET "author_id" = ? WHERE "id" = ? AND "author_id" IS ?
+    /// ```
+    ///
+    /// Throws ``UnitOfWorkError/invalidHandle(_:)``, and queues nothing, when `parent` is not a row
+    /// this unit of work can link to; ``UnitOfWorkError/missingKey(change:)`` when `model` has no key.
+    public func update<M: Model, P: Model, V: IntegerKeyValue>(
+        _ model: M, linking keyPath: WritableKeyPath<M, V>, to parent: Inserted<P>
+    ) throws {
+        try check(parent, linkedBy: M.self)
+        guard let key = updateKey(model) else {
+            throw UnitOfWorkError.missingKey(change: "\(typeName(M.self)) (being updated)")
+        }
+        update(model)
+        let queue = queue(for: M.self)
+        guard let row = queue.updateRows[key] else { return }
+        let spec = queue.linkSpec(keyPath)
+        if parent.queue.isCommitted, let parentKey = parent.queue.integerKey(row: parent.row) {
+            queue.linkSpecs[spec].set(&queue.models[row], parentKey)
+            return
+        }
+        queue.addLink(row: row, spec: spec, to: parent.queue, parentRow: parent.row)
     }
 
     /// Queues a delete by primary key (and version, for versioned models).

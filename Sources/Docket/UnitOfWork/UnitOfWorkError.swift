@@ -59,11 +59,14 @@ public struct StaleWrite: Sendable, Equatable, CustomStringConvertible {
     /// Each of `columns` as the database holds it now, in the same order.
     public let current: [DatabaseValue]
     public let reason: Reason
+    /// What the change was doing: "update" or "delete".
+    public let verb: String
 
     public init(
         change: String, table: String, key: DatabaseValue, columns: [String] = [], loaded: [DatabaseValue] = [],
-        current: [DatabaseValue] = [], reason: Reason
+        current: [DatabaseValue] = [], reason: Reason, verb: String = "update"
     ) {
+        self.verb = verb
         self.change = change
         self.table = table
         self.key = key
@@ -88,7 +91,7 @@ public struct StaleWrite: Sendable, Equatable, CustomStringConvertible {
             return "stale write: \(table) row \(key.sqlLiteral) (\(change)) is no longer at version \(expected)\(now): "
                 + "another commit changed or deleted it since it was loaded. " + retry
         case .rowMissing:
-            return "stale write: \(table) has no row \(key.sqlLiteral) to update (\(change)): it was deleted or never "
+            return "stale write: \(table) has no row \(key.sqlLiteral) to \(verb) (\(change)): it was deleted or never "
                 + "existed. Nothing was written."
         case .columnsChanged:
             let changes = zip(columns, zip(loaded, current)).map { column, values in
@@ -118,7 +121,7 @@ public struct InvalidHandle: Sendable, Equatable, CustomStringConvertible {
         case committed = "it was committed already; update the row instead"
     }
 
-    /// The child row being linked, e.g. `Book #3` (a queued change) or `Book (new)` (being queued).
+    /// The child row being linked, e.g. `Book #3` (a queued change) or `Book (being queued)`.
     public let child: String
     /// Which handle is at fault: `"parent"` or `"child"`.
     public let role: String
@@ -127,8 +130,11 @@ public struct InvalidHandle: Sendable, Equatable, CustomStringConvertible {
     public let reason: Reason
 
     public var description: String {
-        "cannot link \(child): its \(role) handle (\(model)) is not a row queued in this unit of work: "
-            + "\(reason.rawValue). Nothing was linked; queue the \(role) again in this unit of work, "
-            + "or commit it first."
+        let head = "cannot link \(child): its \(role) handle (\(model)) "
+        if reason == .committed {
+            return head + "is no longer a queued insert: \(reason.rawValue). Nothing was linked."
+        }
+        return head + "is not a row queued in this unit of work: \(reason.rawValue). Nothing was linked; queue the "
+            + "\(role) again in this unit of work, or commit it first."
     }
 }

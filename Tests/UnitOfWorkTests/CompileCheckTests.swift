@@ -9,7 +9,7 @@ import Testing
         .deletingLastPathComponent()
 
     /// Compiles `source` to SIL (where Swift's data-race checks run); returns its diagnostics and exit status.
-    func compile(_ source: String) throws -> (status: Int32, output: String) {
+    func compile(_ source: String, warningsAsErrors: Bool = false) throws -> (status: Int32, output: String) {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         let modules = binary.deletingLastPathComponent().appendingPathComponent("Modules").path
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -20,10 +20,11 @@ import Testing
         try source.write(to: file, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "swiftc", "-emit-sil", "-o", "/dev/null", "-swift-version", "6", "-I", modules,
-            "-I", Self.packageRoot.appendingPathComponent("Sources/CSQLite").path, file.path,
-        ]
+        process.arguments =
+            [
+                "swiftc", "-emit-sil", "-o", "/dev/null", "-swift-version", "6", "-I", modules,
+                "-I", Self.packageRoot.appendingPathComponent("Sources/CSQLite").path, file.path,
+            ] + (warningsAsErrors ? ["-warnings-as-errors"] : [])
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -73,5 +74,47 @@ import Testing
                 """)
         #expect(result.status != 0)
         #expect(result.output.contains("risks causing data races"), "\(result.output)")
+    }
+
+    // Top-level code (a `main.swift`) is where overload resolution used to pick a blocking form of
+    // `try await db.read { … }` with only a warning: the blocking forms now have names of their own.
+    @Test func givenTopLevelCodeAwaitingReadsWritesAndCommits_whenCompiled_thenEveryCallIsTheAsyncForm() throws {
+        let result = try compile(
+            "import Docket\n" + Self.model + """
+                let db = try Database.temporary()
+                try await db.write { try $0.execute("CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT)") }
+                let count = try await db.read { try $0.scalar("SELECT count(*) FROM authors") }
+                let uow = UnitOfWork(database: db)
+                uow.insert(Author(name: "a"))
+                try await uow.commit()
+                _ = try await uow.find(Author.self, id: 1)
+                print(count)
+                """, warningsAsErrors: true)
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test func givenTopLevelCodeCallingReadWithoutAwait_whenCompiled_thenItDoesNotCompile() throws {
+        let result = try compile(
+            "import Docket\n" + """
+                let db = try Database.temporary()
+                let count = try db.read { try $0.scalar("SELECT 1") }
+                """)
+        #expect(result.status != 0)
+        #expect(result.output.contains("'async'"), "\(result.output)")
+    }
+
+    @Test func givenThreadCodeUsingTheBlockingView_whenCompiled_thenItCompilesWithoutWarnings() throws {
+        let result = try compile(
+            "import Docket\n" + Self.model + """
+                func work(_ db: Database) throws {
+                    let count = try db.blocking.read { try $0.scalar("SELECT count(*) FROM authors") }
+                    let uow = UnitOfWork(database: db)
+                    uow.insert(Author(name: "a"))
+                    try uow.blocking.commit()
+                    _ = try uow.blocking.find(Author.self, id: 1)
+                    print(count)
+                }
+                """, warningsAsErrors: true)
+        #expect(result.status == 0, "\(result.output)")
     }
 }

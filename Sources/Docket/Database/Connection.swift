@@ -240,6 +240,24 @@ public final class Connection {
         return Row(columns: statement.columnNames, values: (0..<statement.columnCount).map(statement.value))
     }
 
+    /// The first column of the first row as `T`: `nil` when there is no row or the value is NULL;
+    /// throws (`SQLITE_MISMATCH`, naming the value and the SQL) when it is stored as another type.
+    ///
+    /// ```swift
+    /// let count = try db.scalar(Int.self, "SELECT count(*) FROM books")   // Int?
+    /// let title = try db.scalar(String.self, "SELECT title FROM books WHERE id = ?", [7])
+    /// ```
+    public func scalar<T: DatabaseValueReadable>(
+        _ type: T.Type, _ sql: String, _ arguments: [any DatabaseValueConvertible] = []
+    ) throws -> T? {
+        let value = try scalar(sql, arguments)
+        do {
+            return try value.as(T.self)
+        } catch let error as DatabaseError {
+            throw DatabaseError(resultCode: error.resultCode, message: error.message, sql: sql)
+        }
+    }
+
     /// The first column of the first row, e.g. `try $0.scalar("SELECT count(*) FROM books")`.
     public func scalar(_ sql: String, _ arguments: [any DatabaseValueConvertible] = []) throws -> DatabaseValue {
         try fetchOne(sql, arguments)?.values.first ?? .null

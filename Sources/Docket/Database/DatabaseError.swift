@@ -24,10 +24,39 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
     public let sql: String?
     /// What Docket was doing, e.g. "inserting Book #3 into books"; set by higher layers.
     public var context: String?
+    /// The queued change at fault, e.g. `Book #3` (a unit of work's commit only).
+    public var change: String?
+    /// The table of the row at fault, when Docket knows it (every failure of a unit of work's
+    /// commit), even where SQLite's message does not name it (CHECK, FOREIGN KEY).
+    public var table: String?
+    /// The primary key of the row at fault, when it has one (a generated key is not known yet).
+    public var key: DatabaseValue?
+    /// The columns at fault that Docket found beyond SQLite's message: a FOREIGN KEY failure's
+    /// column, say.
+    public var columns: [String] = []
+    /// For a FOREIGN KEY failure Docket explained: the table the row references (or, for a delete,
+    /// that still references it).
+    public var referencedTable: String?
 
-    /// For a constraint violation: its kind, table and columns as SQLite reports them.
+    /// For a constraint violation: its kind, table and columns, from SQLite's report and what
+    /// Docket knows of the row at fault.
+    ///
+    /// ```swift
+    /// switch error.constraint?.kind {
+    /// case .unique?: …                 // error.constraint!.columns == ["isbn"]
+    /// case .foreignKey?: …             // error.constraint!.table == "books", .columns == ["author_id"]
+    /// default: throw error
+    /// }
+    /// ```
     public var constraint: ConstraintViolation? {
-        ConstraintViolation(extendedResultCode: extendedResultCode, message: message)
+        guard var violation = ConstraintViolation(extendedResultCode: extendedResultCode, message: message) else {
+            return nil
+        }
+        if violation.table == nil { violation.table = table }
+        if violation.columns.isEmpty { violation.columns = columns }
+        if violation.referencedTable == nil { violation.referencedTable = referencedTable }
+        violation.key = key
+        return violation
     }
 
     public init(
@@ -74,6 +103,15 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
         copy.context = context.map { newContext + ": " + $0 } ?? newContext
         return copy
     }
+
+    /// Returns a copy that names the queued change at fault: its label, table and key.
+    func attributed(to change: RowChange) -> DatabaseError {
+        var copy = self
+        copy.change = copy.change ?? "\(change.model) #\(change.index + 1)"
+        copy.table = copy.table ?? change.table
+        if copy.key == nil, !change.key.isNull { copy.key = change.key }
+        return copy
+    }
 }
 
 /// Which constraint a statement violated, parsed from SQLite's result code and message.
@@ -89,12 +127,18 @@ public struct ConstraintViolation: Sendable, Equatable {
         case other = "constraint"
     }
     public let kind: Kind
-    /// The table, when SQLite names it (UNIQUE, PRIMARY KEY, NOT NULL).
-    public let table: String?
-    /// The columns, when SQLite names them (UNIQUE, PRIMARY KEY, NOT NULL).
-    public let columns: [String]
+    /// The table: as SQLite names it (UNIQUE, PRIMARY KEY, NOT NULL), else the table of the queued
+    /// row at fault (CHECK, FOREIGN KEY), when the error came from a unit of work's commit.
+    public internal(set) var table: String?
+    /// The columns: as SQLite names them (UNIQUE, PRIMARY KEY, NOT NULL), else the foreign-key
+    /// column Docket found at fault.
+    public internal(set) var columns: [String]
     /// The constraint's name or expression, for CHECK constraints.
     public let name: String?
+    /// The primary key of the row at fault, when known.
+    public internal(set) var key: DatabaseValue?
+    /// For FOREIGN KEY: the table referenced, when Docket found it.
+    public internal(set) var referencedTable: String?
 
     init?(extendedResultCode code: Int32, message: String) {
         guard code & 0xFF == SQLITE_CONSTRAINT else { return nil }

@@ -46,6 +46,93 @@ public enum DatabaseValue: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+// MARK: Reading values
+
+extension DatabaseValue {
+    /// The integer of an INTEGER value, else `nil`.
+    ///
+    /// ```swift
+    /// let count = try db.blocking.read { try $0.scalar("SELECT count(*) FROM books") }.integerValue  // Int64?
+    /// ```
+    public var integerValue: Int64? { if case .integer(let v) = self { v } else { nil } }
+    /// The number of a REAL value, or of an INTEGER value converted to `Double` (exactly, when it
+    /// fits in 53 bits), else `nil`.
+    public var doubleValue: Double? {
+        switch self {
+        case .real(let v): v
+        case .integer(let v): Double(v)
+        default: nil
+        }
+    }
+    /// The text of a TEXT value, else `nil`.
+    public var textValue: String? { if case .text(let v) = self { v } else { nil } }
+    /// The bytes of a BLOB value, else `nil`.
+    public var dataValue: Data? { if case .blob(let v) = self { v } else { nil } }
+}
+
+/// A Swift type that a single column value can be read as: the typed forms of
+/// ``Connection/scalar(_:_:_:)`` and ``DatabaseValue/as(_:)``.
+public protocol DatabaseValueReadable: Sendable {
+    /// The value read from `value`, or `nil` when `value` is not of this type's storage class (or
+    /// does not fit, for a narrower integer).
+    init?(databaseValue value: DatabaseValue)
+}
+
+extension Int64: DatabaseValueReadable {
+    public init?(databaseValue value: DatabaseValue) {
+        guard let v = value.integerValue else { return nil }
+        self = v
+    }
+}
+extension Int: DatabaseValueReadable {
+    public init?(databaseValue value: DatabaseValue) {
+        guard let v = value.integerValue, let fitted = Int(exactly: v) else { return nil }
+        self = fitted
+    }
+}
+extension Double: DatabaseValueReadable {
+    public init?(databaseValue value: DatabaseValue) {
+        guard let v = value.doubleValue else { return nil }
+        self = v
+    }
+}
+extension String: DatabaseValueReadable {
+    public init?(databaseValue value: DatabaseValue) {
+        guard let v = value.textValue else { return nil }
+        self = v
+    }
+}
+extension Data: DatabaseValueReadable {
+    public init?(databaseValue value: DatabaseValue) {
+        guard let v = value.dataValue else { return nil }
+        self = v
+    }
+}
+extension Bool: DatabaseValueReadable {
+    /// INTEGER 0 is `false`, any other integer `true`.
+    public init?(databaseValue value: DatabaseValue) {
+        guard let v = value.integerValue else { return nil }
+        self = v != 0
+    }
+}
+
+extension DatabaseValue {
+    /// The value as `T`: `nil` for NULL; throws a ``DatabaseError`` (`SQLITE_MISMATCH`) naming the
+    /// value when it is of another storage class, instead of losing it as `nil`.
+    ///
+    /// ```swift
+    /// let title = try row.values[0].as(String.self)   // String?
+    /// ```
+    public func `as`<T: DatabaseValueReadable>(_ type: T.Type) throws -> T? {
+        if isNull { return nil }
+        guard let value = T(databaseValue: self) else {
+            throw DatabaseError(
+                resultCode: 20, message: "cannot read \(description) as \(T.self): it is stored as \(storageClass)")
+        }
+        return value
+    }
+}
+
 /// A Swift value that can be bound as a statement argument.
 public protocol DatabaseValueConvertible: Sendable {
     var databaseValue: DatabaseValue { get }

@@ -207,10 +207,3 @@ struct SchemaCache {
             referencedColumns: referenced, checks: checks, hasTriggers: hasTriggers)
     }
 }
-
-extension DatabaseValue {
-    /// The text of a TEXT value, else `nil`.
-    public var textValue: String? { if case .text(let v) = self { v } else { nil } }
-    /// The integer of an INTEGER value, else `nil`.
-    public var integerValue: Int64? { if case .integer(let v) = self { v } else { nil } }
-}

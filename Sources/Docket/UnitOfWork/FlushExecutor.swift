@@ -299,7 +299,8 @@ enum FlushExecutor {
                     }
                     try statement.run()
                 } catch let error as DatabaseError {
-                    throw error.adding(context: "\(change.verb) \(change.label) into \(change.table)")
+                    throw error.adding(context: "\(change.verb) \(change.label) into \(change.table)").attributed(
+                        to: change)
                 }
             case .releaseUnique(let table, let column, let row, let value):
                 try release(plan.changes[row], column: column, to: value, table: table, on: db)
@@ -511,14 +512,28 @@ enum FlushExecutor {
     static func explained(_ error: DatabaseError, change: RowChange, on db: Connection) -> DatabaseError {
         let values = change.values
         let context = "\(change.verb) \(change.label) into \(change.table)"
-        guard error.extendedResultCode == SQLITE_CONSTRAINT_FOREIGNKEY else { return error.adding(context: context) }
+        guard error.extendedResultCode == SQLITE_CONSTRAINT_FOREIGNKEY else {
+            return error.adding(context: context).attributed(to: change)
+        }
         if change.kind == .delete {
-            return DatabaseError(
+            var still = DatabaseError(
                 resultCode: SQLITE_CONSTRAINT, extendedResultCode: SQLITE_CONSTRAINT_FOREIGNKEY,
                 message: "FOREIGN KEY constraint failed: \(change.label) in \(change.table) is still referenced by "
-                    + "other rows; delete or move them in the same unit of work", sql: error.sql)
+                    + "other rows; delete or move them in the same unit of work", sql: error.sql
+            ).attributed(to: change)
+            if let referencing = try? db.fetchAll(
+                """
+                SELECT m.name, p."from" FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS p
+                WHERE m.type = 'table' AND p."table" = ? COLLATE NOCASE
+                """, [change.table]), let first = referencing.first
+            {
+                still.referencedTable = first.values[0].textValue
+                still.columns = first.values[1].textValue.map { [$0] } ?? []
+            }
+            return still
         }
         var details: [String] = []
+        var faulty: (column: String, parent: String)?
         if let info = try? db.schemaCache.table(change.table, on: db) {
             for fk in info.foreignKeys where fk.columns.count == 1 {
                 guard let slot = change.columns.firstIndex(of: fk.columns[0]), slot < values.count,
@@ -533,6 +548,7 @@ enum FlushExecutor {
                     "SELECT EXISTS (SELECT 1 FROM \(quoteIdentifier(fk.parentTable)) WHERE \(quoteIdentifier(parentColumn)) = ?)",
                     [values[slot]])
                 if exists == .integer(0) {
+                    faulty = faulty ?? (fk.columns[0], fk.parentTable)
                     details.append(
                         missingParent(
                             "\(change.label) in \(change.table)", column: fk.columns[0], value: values[slot],
@@ -540,11 +556,15 @@ enum FlushExecutor {
                 }
             }
         }
-        guard !details.isEmpty else { return error.adding(context: context) }
-        return DatabaseError(
+        guard !details.isEmpty else { return error.adding(context: context).attributed(to: change) }
+        var explained = DatabaseError(
             resultCode: SQLITE_CONSTRAINT, extendedResultCode: SQLITE_CONSTRAINT_FOREIGNKEY,
             message: "FOREIGN KEY constraint failed: " + details.joined(separator: "; "), sql: error.sql,
-            context: context)
+            context: context
+        ).attributed(to: change)
+        explained.columns = faulty.map { [$0.column] } ?? []
+        explained.referencedTable = faulty?.parent
+        return explained
     }
 
     private static func deferredViolations(_ db: Connection) -> Int32 {
@@ -559,6 +579,7 @@ enum FlushExecutor {
         _ plan: FlushPlan, schema: [String: TableInfo], result: FlushResult, _ db: Connection
     ) -> DatabaseError {
         var details: [String] = []
+        var first: (table: String, key: Int64?, column: String?, parent: String, change: RowChange?)?
         let tables = Set(plan.changes.map { $0.table }).sorted()
         for table in tables {
             guard
@@ -578,6 +599,7 @@ enum FlushExecutor {
                             ? "\(change.model) #\(change.index + 1) (\(change.columns[change.keySlot]) \(rowid!)) in \(table)"
                             : "\(change.label) in \(table)"
                     } ?? "\(table) row \(rowid.map(String.init) ?? "?")"
+                if first == nil { first = (table, rowid, fk?.columns.first, parent, change) }
                 if let fk, let change, let slot = change.columns.firstIndex(of: fk.columns[0]) {
                     let value = linkedValue(change, slot: slot, plan: plan, result: result)
                     details.append(missingParent(subject, column: fk.columns[0], value: value, parent: parent))
@@ -586,10 +608,18 @@ enum FlushExecutor {
                 }
             }
         }
-        return DatabaseError(
+        var error = DatabaseError(
             resultCode: SQLITE_CONSTRAINT, extendedResultCode: SQLITE_CONSTRAINT_FOREIGNKEY,
             message: "FOREIGN KEY constraint failed: "
                 + (details.isEmpty ? "a row references a missing parent" : details.joined(separator: "; ")))
+        if let first {
+            if let change = first.change { error = error.attributed(to: change) }
+            error.table = first.table
+            error.key = error.key ?? first.key.map(DatabaseValue.integer)
+            error.columns = first.column.map { [$0] } ?? []
+            error.referencedTable = first.parent
+        }
+        return error
     }
 
     private enum SQLShape: Hashable {

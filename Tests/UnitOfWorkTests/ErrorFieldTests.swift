@@ -113,3 +113,54 @@ struct Gauge: Model {
         #expect(error?.sql == "SELECT 'abc'")
     }
 }
+
+/// A model whose `encode(to:)` is not one key per column.
+struct Scalar: Model {
+    var id: Int64?
+    var value: Int
+    static let tableName = "gauges"
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}
+
+/// A model whose `encode(to:)` opens a nested container for a column.
+struct Nested: Model {
+    var id: Int64?
+    var level: Int
+    static let tableName = "gauges"
+    enum CodingKeys: String, CodingKey { case id, level }
+    enum Inner: String, CodingKey { case value }
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        var inner = container.nestedContainer(keyedBy: Inner.self, forKey: .level)
+        try inner.encode(level, forKey: .value)
+    }
+}
+
+@Suite struct EncodingShapeTests {
+    @Test func givenAModelEncodingAsASingleValue_whenCommitted_thenItThrowsNamingTheModelAndNothingLands()
+        async throws
+    {
+        let fx = try Fixture()
+        try await fx.db.write { try $0.execute("CREATE TABLE gauges (id INTEGER PRIMARY KEY, level INTEGER)") }
+        let uow = UnitOfWork(database: fx.db)
+        uow.insert(Scalar(id: 1, value: 3))
+        let error = await #expect(throws: MappingError.self) { try await uow.commit() }
+        #expect(error?.model == "Scalar")
+        #expect(error?.message.contains("must encode as a keyed container") == true)
+        #expect(try fx.count("gauges") == 0)
+    }
+
+    @Test func givenAModelWithANestedContainer_whenCommitted_thenItThrowsNamingTheColumn() async throws {
+        let fx = try Fixture()
+        try await fx.db.write { try $0.execute("CREATE TABLE gauges (id INTEGER PRIMARY KEY, level INTEGER)") }
+        let uow = UnitOfWork(database: fx.db)
+        uow.insert(Nested(id: 1, level: 3))
+        let error = await #expect(throws: MappingError.self) { try await uow.commit() }
+        #expect(error?.column == "gauges.level")
+        #expect(try fx.count("gauges") == 0)
+    }
+}

@@ -117,6 +117,9 @@ final class RowEncoder: Encoder {
         var missedKey: String?
         var boxes = ContainerBoxCache()
         var json: JSONEncoder?
+        /// Set when the model asked for a container that is not one column per key: the row fails
+        /// with it (an `Encoder` cannot throw from `unkeyedContainer()`).
+        var failure: MappingError?
     }
     let state: UnsafeMutablePointer<State>
 
@@ -155,6 +158,7 @@ final class RowEncoder: Encoder {
         state.pointee.target = target
         state.pointee.handle = target?.handle
         state.pointee.missedKey = nil
+        state.pointee.failure = nil
         if target == nil {
             state.pointee.values.removeAll(keepingCapacity: true)
             state.pointee.values.append(contentsOf: repeatElement(.null, count: state.pointee.snapshot.keys.count))
@@ -166,6 +170,10 @@ final class RowEncoder: Encoder {
         let bound = state.pointee.handle != nil
         state.pointee.target = nil
         state.pointee.handle = nil
+        if let failure = state.pointee.failure {
+            state.pointee.newKeys.removeAll()
+            throw failure
+        }
         if bound {
             if let missedKey = state.pointee.missedKey {
                 state.pointee.newKeys.removeAll()
@@ -216,11 +224,23 @@ final class RowEncoder: Encoder {
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        preconditionFailure("\(modelName) must encode as a keyed container (one key per column)")
+        FailingContainer<AnyCodingKey>(error: fail("an unkeyed container"))
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer {
-        preconditionFailure("\(modelName) must encode as a keyed container (one key per column)")
+        FailingContainer<AnyCodingKey>(error: fail("a single value"))
+    }
+
+    /// Records that the model encoded itself as something other than one key per column; the row
+    /// then fails with this error (see `end()`).
+    func fail(_ what: String, key: String? = nil) -> MappingError {
+        let error = MappingError(
+            model: modelName, column: key.map(columnName),
+            message: key.map { "\(modelName).\($0): nested containers are not columns; use a Codable type" }
+                ?? "\(modelName) encodes itself as \(what); a model must encode as a keyed container (one key per "
+                + "column)")
+        if state.pointee.failure == nil { state.pointee.failure = error }
+        return error
     }
 
     func columnName(_ key: String) -> String {
@@ -505,12 +525,10 @@ private struct RowContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type, forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
-        preconditionFailure(
-            "\(encoder.modelName).\(key.stringValue): nested containers are not columns; use a Codable type")
+        KeyedEncodingContainer(FailingContainer<NestedKey>(error: encoder.fail("", key: key.stringValue)))
     }
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        preconditionFailure(
-            "\(encoder.modelName).\(key.stringValue): nested containers are not columns; use a Codable type")
+        FailingContainer<AnyCodingKey>(error: encoder.fail("", key: key.stringValue))
     }
     mutating func superEncoder() -> any Encoder { encoder }
     mutating func superEncoder(forKey key: Key) -> any Encoder { encoder }
@@ -606,4 +624,74 @@ private struct DiscardingSingle: SingleValueEncodingContainer {
     var codingPath: [any CodingKey] { [] }
     mutating func encodeNil() throws {}
     mutating func encode<T: Encodable>(_ value: T) throws {}
+}
+
+/// A coding key for containers that hold no real keys.
+struct AnyCodingKey: CodingKey {
+    let stringValue: String
+    let intValue: Int?
+    init(stringValue: String) {
+        self.stringValue = stringValue
+        intValue = nil
+    }
+    init(intValue: Int) {
+        stringValue = String(intValue)
+        self.intValue = intValue
+    }
+}
+
+/// The container handed to a model that encodes itself in a shape that is not one column per key:
+/// every write throws `error` (and the row fails with it even if nothing is written).
+struct FailingContainer<Key: CodingKey>: KeyedEncodingContainerProtocol, UnkeyedEncodingContainer,
+    SingleValueEncodingContainer
+{
+    let error: MappingError
+    var codingPath: [any CodingKey] { [] }
+    var count: Int { 0 }
+
+    mutating func encodeNil(forKey key: Key) throws { throw error }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { throw error }
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
+        KeyedEncodingContainer(FailingContainer<NestedKey>(error: error))
+    }
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer { self }
+    mutating func superEncoder() -> any Encoder { FailingEncoder(error: error) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { FailingEncoder(error: error) }
+
+    mutating func encodeNil() throws { throw error }
+    mutating func encode<T: Encodable>(_ value: T) throws { throw error }
+    mutating func encode(_ value: Bool) throws { throw error }
+    mutating func encode(_ value: String) throws { throw error }
+    mutating func encode(_ value: Double) throws { throw error }
+    mutating func encode(_ value: Float) throws { throw error }
+    mutating func encode(_ value: Int) throws { throw error }
+    mutating func encode(_ value: Int8) throws { throw error }
+    mutating func encode(_ value: Int16) throws { throw error }
+    mutating func encode(_ value: Int32) throws { throw error }
+    mutating func encode(_ value: Int64) throws { throw error }
+    mutating func encode(_ value: UInt) throws { throw error }
+    mutating func encode(_ value: UInt8) throws { throw error }
+    mutating func encode(_ value: UInt16) throws { throw error }
+    mutating func encode(_ value: UInt32) throws { throw error }
+    mutating func encode(_ value: UInt64) throws { throw error }
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
+        -> KeyedEncodingContainer<NestedKey>
+    {
+        KeyedEncodingContainer(FailingContainer<NestedKey>(error: error))
+    }
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { self }
+}
+
+/// The encoder behind a ``FailingContainer``'s `superEncoder`: every container it gives fails.
+struct FailingEncoder: Encoder {
+    let error: MappingError
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        KeyedEncodingContainer(FailingContainer<Key>(error: error))
+    }
+    func unkeyedContainer() -> any UnkeyedEncodingContainer { FailingContainer<AnyCodingKey>(error: error) }
+    func singleValueContainer() -> any SingleValueEncodingContainer { FailingContainer<AnyCodingKey>(error: error) }
 }

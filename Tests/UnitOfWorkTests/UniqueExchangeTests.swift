@@ -127,7 +127,25 @@ struct Badge: Model, Equatable {
         try await uow.commit()
         let order = try await fx.db.read { try Slot.all().order("position").fetchAll($0).map(\.label) }
         #expect(order == ["second", "first"])
+        // The column set aside is one the update changes (position), never the unchanged list_id.
+        let lists = try await fx.db.read { try Slot.all().fetchAll($0).map(\.listID) }
+        #expect(lists == [7, 7])
         #expect(try fx.integrity() == "ok")
+    }
+
+    @Test func givenTwoUniqueColumnsSwappedBetweenTheSameRows_whenCommitting_thenBothSwapsLand() async throws {
+        let fx = try await fixture()
+        let uow = UnitOfWork(database: fx.db)
+        var a = try #require(try await uow.find(Subscriber.self, id: 1))
+        var b = try #require(try await uow.find(Subscriber.self, id: 2))
+        (a.email, b.email) = (b.email, a.email)
+        (a.nickname, b.nickname) = (b.nickname, a.nickname)
+        uow.update(a)
+        uow.update(b)
+        try await uow.commit()
+        let rows = try await fx.db.read { try Subscriber.all().order("id").fetchAll($0) }
+        #expect(rows.map(\.email) == ["b@x", "a@x", "c@x"])
+        #expect(rows.map(\.nickname) == ["bee", "ay", "sea"])
     }
 
     @Test func givenASwapAndAnInsertInOneCommit_whenCommitting_thenThePlannerStillOrdersIt() async throws {

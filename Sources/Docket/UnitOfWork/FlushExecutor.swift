@@ -246,7 +246,7 @@ enum FlushExecutor {
                 }
             case .update(let table, let columns, let slots, let row):
                 let change = plan.changes[row]
-                let released = plan.releasedSlots[row]
+                let released = plan.releasedSlots[row] ?? []
                 let compared = change.comparedSlots(slots, released: released).map { change.columns[$0] }
                 let shape = SQLShape.update(
                     table, columns, change.columns[change.keySlot], change.versionSlot.map { change.columns[$0] },
@@ -303,7 +303,11 @@ enum FlushExecutor {
                         to: change)
                 }
             case .releaseUnique(let table, let column, let row, let value):
-                try release(plan.changes[row], column: column, to: value, table: table, on: db)
+                let change = plan.changes[row]
+                let batch = batches.first { $0.table == table && $0.modelName == change.model }
+                try release(
+                    change, column: column, to: value, table: table, on: db,
+                    canonical: batch.map { batch in { try batch.canonicalRow(key: $0, on: db) } })
             case .postUpdate(let table, let column, let row, let parent):
                 let change = plan.changes[row]
                 let key = change.columns[change.keySlot]
@@ -325,7 +329,7 @@ enum FlushExecutor {
     /// `UPDATE table SET <slots' columns> WHERE key = ?`, plus the version check, or the
     /// compare-and-set of the written columns (`AND "col" IS ?` for each) for a loaded row without
     /// a version column.
-    static func updateSQL(_ change: RowChange, slots: [Int], comparing: Bool = true, released: Int? = nil) -> String {
+    static func updateSQL(_ change: RowChange, slots: [Int], comparing: Bool = true, released: Set<Int> = []) -> String {
         SQL.update(
             change.table, set: slots.map { change.columns[$0] }, key: change.columns[change.keySlot],
             version: change.versionSlot.map { change.columns[$0] },
@@ -335,7 +339,8 @@ enum FlushExecutor {
     /// Sets `column` of `change`'s row aside (``FlushPlan/Step/releaseUnique(table:column:row:value:)``),
     /// checking that it still holds its loaded value, as the row's own update would have.
     private static func release(
-        _ change: RowChange, column: String, to value: FlushPlan.ReleaseValue, table: String, on db: Connection
+        _ change: RowChange, column: String, to value: FlushPlan.ReleaseValue, table: String, on db: Connection,
+        canonical: ((DatabaseValue) throws -> [String: DatabaseValue]?)?
     ) throws {
         guard let slot = change.columns.firstIndex(of: column) else { return }
         let temporary: DatabaseValue
@@ -344,13 +349,16 @@ enum FlushExecutor {
         case .text(let text): temporary = .text(text)
         case .integerBelowMinimum:
             let low = try db.scalar("SELECT min(\(quoteIdentifier(column))) FROM \(quoteIdentifier(table))")
-            let (below, overflow) = (low.integerValue ?? 0).subtractingReportingOverflow(1)
-            if overflow {
-                let high = try db.scalar("SELECT max(\(quoteIdentifier(column))) FROM \(quoteIdentifier(table))")
-                temporary = .integer((high.integerValue ?? 0) &+ 1)
-            } else {
-                temporary = .integer(below)
+            let high = try db.scalar("SELECT max(\(quoteIdentifier(column))) FROM \(quoteIdentifier(table))")
+            let (below, underflow) = (low.integerValue ?? 0).subtractingReportingOverflow(1)
+            let (above, overflow) = (high.integerValue ?? 0).addingReportingOverflow(1)
+            guard !underflow || !overflow else {
+                throw DatabaseError(
+                    resultCode: SQLITE_CONSTRAINT, extendedResultCode: SQLITE_CONSTRAINT_UNIQUE,
+                    message: "cannot set \(change.label) aside: \(table).\(column) holds both the smallest and the "
+                        + "largest 64-bit integer, so no temporary value is free. Nothing was written")
             }
+            temporary = .integer(underflow ? above : below)
         }
         let compared = change.comparedSlots([slot])
         let sql = SQL.update(
@@ -362,9 +370,16 @@ enum FlushExecutor {
         if let snapshot = change.snapshot, !compared.isEmpty { try statement.bind(snapshot[slot], at: 3) }
         try execute(statement, change, db)
         if db.changes == 0 {
-            throw UnitOfWorkError.staleWrite(
-                try staleRow(change, compared: compared, expected: nil, on: db, canonical: nil)
-                    ?? StaleWrite(change: change.label, table: table, key: change.key, reason: .rowMissing))
+            guard let stale = try staleRow(change, compared: compared, expected: nil, on: db, canonical: canonical) else {
+                // Only the form the value is stored in differs: set it aside by key alone.
+                let byKey = try db.cachedStatement(
+                    SQL.update(table, set: [column], key: change.columns[change.keySlot], version: nil))
+                try byKey.bind(temporary, at: 1)
+                try byKey.bind(change.key, at: 2)
+                try execute(byKey, change, db)
+                return
+            }
+            throw UnitOfWorkError.staleWrite(stale)
         }
     }
 
@@ -378,7 +393,7 @@ enum FlushExecutor {
     /// by another program, say), the row did not change, and the update runs by key alone. That
     /// is still atomic: the writer holds the write lock for the whole transaction.
     static func update(
-        _ change: RowChange, slots: [Int], statement: Statement, on db: Connection, released: Int? = nil,
+        _ change: RowChange, slots: [Int], statement: Statement, on db: Connection, released: Set<Int> = [],
         value: (Int) -> DatabaseValue, canonical: ((DatabaseValue) throws -> [String: DatabaseValue]?)? = nil
     ) throws -> Int? {
         let compared = change.comparedSlots(slots, released: released)

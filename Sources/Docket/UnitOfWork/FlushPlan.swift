@@ -51,7 +51,7 @@ public struct FlushPlan: Sendable, CustomStringConvertible {
     /// The slot each ``Step/releaseUnique(table:column:row:value:)`` set aside, by change index: the
     /// row's own update then no longer compares that column with its loaded value (the release
     /// did).
-    public var releasedSlots: [Int: Int] = [:]
+    public var releasedSlots: [Int: Set<Int>] = [:]
 
     /// `true` when there is nothing to run.
     public var isEmpty: Bool { steps.isEmpty }

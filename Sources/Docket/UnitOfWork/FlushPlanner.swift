@@ -106,7 +106,7 @@ public enum FlushPlanner {
         var postUpdates: [FlushPlan.Step] = []
         // Unique values moved out of the way, by the position in `order` they run before.
         var releases: [Int: [FlushPlan.Step]] = [:]
-        var releasedSlots: [Int: Int] = [:]
+        var releasedSlots: [Int: Set<Int>] = [:]
         var done = [Bool](repeating: false, count: changes.count)
         while order.count < remaining {
             if let next = heap.pop() {
@@ -129,7 +129,8 @@ public enum FlushPlanner {
                 let holder = changes[edge.from]
                 let info = schema[holder.table]!
                 let index = info.uniqueIndexes[edge.slot]
-                guard releasedSlots[edge.from] == nil, let release = releaseValue(holder, index: index, table: info)
+                guard let release = releaseValue(holder, index: index, table: info),
+                    releasedSlots[edge.from]?.contains(release.slot) != true
                 else {
                     let rows = cycle.map { changes[graph.edges[$0].from].label }
                     throw FlushError.uniqueExchange(
@@ -140,10 +141,17 @@ public enum FlushPlanner {
                     .releaseUnique(
                         table: holder.table, column: holder.columns[release.slot], row: edge.from, value: release.value)
                 )
-                releasedSlots[edge.from] = release.slot
-                // Out of the way: it no longer holds any value of that index.
+                releasedSlots[edge.from, default: []].insert(release.slot)
+                // The row's own update writes the set-aside column's final value, changed or not.
+                if updatedSlots[edge.from]?.contains(release.slot) == false {
+                    updatedSlots[edge.from]!.append(release.slot)
+                    updatedSlots[edge.from]!.sort()
+                }
+                // Out of the way: it no longer holds a value of that index (other indexes still wait).
                 for id in graph.edges.indices
-                where graph.edges[id].unique && graph.edges[id].from == edge.from && !graph.edges[id].removed {
+                where graph.edges[id].unique && graph.edges[id].from == edge.from && graph.edges[id].slot == edge.slot
+                    && !graph.edges[id].removed
+                {
                     graph.remove(id)
                 }
             } else if let breakable = cycle.first(where: { isNullable(graph.edges[$0], changes, schema) }) {
@@ -238,16 +246,22 @@ public enum FlushPlanner {
         guard change.kind == .update, !table.hasTriggers,
             index.columns.allSatisfy({ !table.referencedColumns.contains($0) })
         else { return nil }
+        let changed = Set(changedSlots(change))
+        // A column the update changes first: its final value is written anyway.
+        let candidates = index.columns.compactMap { name -> (name: String, slot: Int)? in
+            change.columns.firstIndex(of: name).map { (name, $0) }
+        }.sorted { changed.contains($0.slot) && !changed.contains($1.slot) }
+        let foreignKeyColumns = Set(table.foreignKeys.flatMap(\.columns))
         var best: (slot: Int, value: FlushPlan.ReleaseValue)?
-        for name in index.columns {
-            guard let column = table.column(named: name), let slot = change.columns.firstIndex(of: name),
-                !table.checkMentions(name)
-            else { continue }
+        for (name, slot) in candidates {
+            guard let column = table.column(named: name), !table.checkMentions(name) else { continue }
             if !column.notNull { return (slot, .null) }
+            // A temporary value in a foreign-key column would reference no row.
+            guard best == nil, !foreignKeyColumns.contains(name) else { continue }
             let type = column.declaredType.uppercased()
-            if best == nil, type.contains("CHAR") || type.contains("CLOB") || type.contains("TEXT") {
+            if type.contains("CHAR") || type.contains("CLOB") || type.contains("TEXT") {
                 best = (slot, .text("docket-release-" + UUID().uuidString))
-            } else if best == nil, type.contains("INT") {
+            } else if type.contains("INT") {
                 best = (slot, .integerBelowMinimum)
             }
         }
@@ -259,8 +273,8 @@ public enum FlushPlanner {
         if let referenced = index.columns.first(where: { table.referencedColumns.contains($0) }) {
             return "a foreign key references \(table.name).\(referenced)"
         }
-        return "every column of the index is NOT NULL and either read by a CHECK constraint or of a type "
-            + "without a safe temporary value"
+        return "every column of the index is NOT NULL and either read by a CHECK constraint, a foreign key, or "
+            + "of a type without a safe temporary value"
     }
 
     /// Slots whose value differs from the snapshot, excluding the key and the version. Without a

@@ -72,9 +72,9 @@ public struct RowChange: Sendable {
     /// The slots an update's `WHERE` clause compares with their snapshot values, among the slots it
     /// writes: all of them for a loaded, unversioned row (unless last-write-wins), else none.
     /// `released`: a slot a unique-value release already checked and set aside.
-    func comparedSlots(_ written: [Int], released: Int? = nil) -> [Int] {
+    func comparedSlots(_ written: [Int], released: Set<Int> = []) -> [Int] {
         guard kind == .update, versionSlot == nil, comparesChangedColumns, let snapshot else { return [] }
-        return written.filter { $0 < snapshot.count && $0 != released }
+        return written.filter { $0 < snapshot.count && !released.contains($0) }
     }
 
     /// The primary key value (`.null` while it is to be generated).

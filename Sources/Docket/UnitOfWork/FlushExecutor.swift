@@ -329,7 +329,8 @@ enum FlushExecutor {
     /// `UPDATE table SET <slots' columns> WHERE key = ?`, plus the version check, or the
     /// compare-and-set of the written columns (`AND "col" IS ?` for each) for a loaded row without
     /// a version column.
-    static func updateSQL(_ change: RowChange, slots: [Int], comparing: Bool = true, released: Set<Int> = []) -> String {
+    static func updateSQL(_ change: RowChange, slots: [Int], comparing: Bool = true, released: Set<Int> = []) -> String
+    {
         SQL.update(
             change.table, set: slots.map { change.columns[$0] }, key: change.columns[change.keySlot],
             version: change.versionSlot.map { change.columns[$0] },
@@ -370,7 +371,8 @@ enum FlushExecutor {
         if let snapshot = change.snapshot, !compared.isEmpty { try statement.bind(snapshot[slot], at: 3) }
         try execute(statement, change, db)
         if db.changes == 0 {
-            guard let stale = try staleRow(change, compared: compared, expected: nil, on: db, canonical: canonical) else {
+            guard let stale = try staleRow(change, compared: compared, expected: nil, on: db, canonical: canonical)
+            else {
                 // Only the form the value is stored in differs: set it aside by key alone.
                 let byKey = try db.cachedStatement(
                     SQL.update(table, set: [column], key: change.columns[change.keySlot], version: nil))

@@ -141,14 +141,30 @@ public final class Connection {
             return statement
         }
         let statement = try Statement(connection: self, sql: sql)
-        if unlessScript && statement.hasTrailingSQL { return nil }
+        if statement.hasTrailingSQL {
+            if unlessScript { return nil }
+            throw Self.severalStatements(sql)
+        }
         cache.insert(statement)
         return statement
     }
 
-    /// A new prepared statement that is not cached.
+    /// SQLite compiles the first statement of a string and ignores the rest: Docket refuses the
+    /// string instead of running part of it.
+    static func severalStatements(_ sql: String) -> DatabaseError {
+        DatabaseError(
+            resultCode: SQLITE_MISUSE,
+            message: "the SQL holds more than one statement, and only a single statement can take arguments or "
+                + "return rows: run a script with execute(_:) (no arguments), or one statement per call. Nothing "
+                + "was run", sql: sql)
+    }
+
+    /// A new prepared statement that is not cached. Throws (`SQLITE_MISUSE`) when `sql` holds more
+    /// than one statement.
     public func makeStatement(_ sql: String) throws -> Statement {
-        try Statement(connection: self, sql: sql)
+        let statement = try Statement(connection: self, sql: sql)
+        if statement.hasTrailingSQL { throw Self.severalStatements(sql) }
+        return statement
     }
 
     /// The number of statements in the cache (for tests and diagnostics).

@@ -49,13 +49,19 @@ public final class Statement {
         let code = sql.withCString { start -> Int32 in
             var tail: UnsafePointer<CChar>?
             let code = sqlite3_prepare_v3(connection.handle, start, -1, 0, &stmt, &tail)
-            while var next = tail, next.pointee != 0 {
-                if !" \t\r\n".utf8.contains(UInt8(bitPattern: next.pointee)) {
+            // What follows the first statement is another statement unless it is only whitespace
+            // and comments: compiling it then gives no statement at all.
+            var rest = tail
+            while code == SQLITE_OK, let current = rest, current.pointee != 0 {
+                var next: OpaquePointer?
+                var after: UnsafePointer<CChar>?
+                let restCode = sqlite3_prepare_v3(connection.handle, current, -1, 0, &next, &after)
+                if restCode != SQLITE_OK || next != nil {
+                    sqlite3_finalize(next)
                     trailing = true
                     break
                 }
-                next += 1
-                tail = next
+                rest = after == current ? nil : after
             }
             return code
         }

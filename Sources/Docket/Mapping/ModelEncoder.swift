@@ -293,8 +293,15 @@ enum ValueEncoding {
                             + ".unixEpochSeconds or .unixEpochMilliseconds date strategy")
                 }
                 return .text(DateText.format(date))
-            case .unixEpochSeconds: return .real(date.timeIntervalSince1970)
-            case .unixEpochMilliseconds: return .integer(Int64((date.timeIntervalSince1970 * 1000).rounded()))
+            case .unixEpochSeconds:
+                guard date.timeIntervalSince1970.isFinite else { throw fail("\(date) is not a finite date") }
+                return .real(date.timeIntervalSince1970)
+            case .unixEpochMilliseconds:
+                // Int64(_:) traps on a Double it cannot represent: refuse the date instead.
+                guard let millis = Int64(exactly: (date.timeIntervalSince1970 * 1000).rounded()) else {
+                    throw fail("\(date) does not fit in 64-bit milliseconds since 1970")
+                }
+                return .integer(millis)
             }
         }
         if T.self == UUID.self {
@@ -306,7 +313,13 @@ enum ValueEncoding {
         }
         if T.self == Data.self { return .blob(value as! Data) }
         if T.self == URL.self { return .text((value as! URL).absoluteString) }
-        if T.self == Decimal.self { return .text((value as! Decimal).description) }
+        if T.self == Decimal.self {
+            let decimal = value as! Decimal
+            // Decimal.nan's description is "NaN", which no Decimal reads back: every later read of
+            // the row would fail.
+            guard !decimal.isNaN else { throw fail("Decimal.nan cannot be stored: no Decimal reads back its text") }
+            return .text(decimal.description)
+        }
         if T.self == String.self { return .text(value as! String) }
         if let convertible = value as? any DatabaseValueConvertible, !(value is any Collection) {
             return convertible.databaseValue

@@ -16,10 +16,27 @@ public struct Query<M: Model>: Sendable {
     var ordering: String?
     var limit: Int?
     var offset: Int?
+    /// The first fragment refused by ``SQLFragment``: every fetch throws it.
+    var invalidFragment: DatabaseError?
+
+    /// Throws the refused fragment's error, if any.
+    func checked() throws {
+        if let invalidFragment { throw invalidFragment }
+    }
+
+    private func checking(_ fragment: String, clause: String) -> Query {
+        guard invalidFragment == nil, let problem = SQLFragment.problem(fragment) else { return self }
+        var copy = self
+        copy.invalidFragment = SQLFragment.error(fragment, clause: clause, problem: problem)
+        return copy
+    }
 
     /// Adds a WHERE condition (ANDed with earlier ones), with `?` placeholders for `arguments`.
+    ///
+    /// The condition is one SQL expression: a fetch of a query whose fragment holds `;` (another
+    /// statement), a `--` comment, or an unterminated quote or comment throws, and runs nothing.
     public func filter(_ condition: String, _ arguments: [any DatabaseValueConvertible] = []) -> Query {
-        var copy = self
+        var copy = checking(condition, clause: "filter")
         copy.filters.append(condition)
         copy.arguments += arguments.map { $0.databaseValue }
         return copy
@@ -27,7 +44,7 @@ public struct Query<M: Model>: Sendable {
 
     /// Sets the ORDER BY clause, e.g. `"title"` or `"pages DESC, id"`.
     public func order(_ ordering: String) -> Query {
-        var copy = self
+        var copy = checking(ordering, clause: "order")
         copy.ordering = ordering
         return copy
     }
@@ -54,18 +71,22 @@ public struct Query<M: Model>: Sendable {
 
     /// Every matching row, decoded.
     public func fetchAll(_ db: Connection) throws -> [M] {
-        try M.fetchAll(db, sql: sql, arguments)
+        try checked()
+        return try M.fetchAll(db, sql: sql, arguments)
     }
 
     /// The matching rows and, for a model with an integer key, each row's key read straight from
     /// its column (`nil` when the key is not an integer or a row's key column is not INTEGER): the
     /// unit of work's identity map then needs no generic key encoding per row.
     func fetchAllWithKeys(_ db: Connection) throws -> (models: [M], keys: [Int64]?, snapshot: [M]?) {
-        try M.fetchAll(db, sql: sql, arguments, collectingKeys: M.ID.generated(rowID: 1) != nil, keepingSnapshot: true)
+        try checked()
+        return try M.fetchAll(
+            db, sql: sql, arguments, collectingKeys: M.ID.generated(rowID: 1) != nil, keepingSnapshot: true)
     }
 
     /// The first matching row, decoded, or `nil`.
     public func fetchOne(_ db: Connection) throws -> M? {
+        try checked()
         var query = self
         query.limit = 1
         return try M.fetchAll(db, sql: query.sql, arguments).first
@@ -73,6 +94,7 @@ public struct Query<M: Model>: Sendable {
 
     /// The number of matching rows (LIMIT and OFFSET apply).
     public func fetchCount(_ db: Connection) throws -> Int {
+        try checked()
         let inner = sql(selecting: "1")
         let count = try db.scalar("SELECT count(*) FROM (\(inner))", arguments)
         return Int(count.integerValue ?? 0)
@@ -80,7 +102,8 @@ public struct Query<M: Model>: Sendable {
 
     /// `true` when at least one row matches.
     public func exists(_ db: Connection) throws -> Bool {
-        try db.scalar("SELECT EXISTS (\(sql(selecting: "1")))", arguments) == .integer(1)
+        try checked()
+        return try db.scalar("SELECT EXISTS (\(sql(selecting: "1")))", arguments) == .integer(1)
     }
 }
 

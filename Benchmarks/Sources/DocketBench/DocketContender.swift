@@ -62,6 +62,14 @@ struct Counter: Model {
     static var version: WritableKeyPath<Counter, Int>? { \.version }
 }
 
+/// The counter as a user first writes it: no version column (compare-and-set protects it).
+@Table
+struct PlainCounter: Model {
+    var id: Int64?
+    var value: Int
+    static let tableName = "counters"
+}
+
 /// Docket, used as its documentation shows: a unit of work for writes, `Query` for reads.
 enum DocketContender {
     static func run(_ workload: Workload, variant: String, sync: Sync, folder: String) async throws -> Outcome {
@@ -77,10 +85,12 @@ enum DocketContender {
         case .w1:
             try RawDB.buildFixture(path: path, authors: false, books: 0)
             let db = try Database(path: path, configuration: configuration)
-            outcome.seconds =
-                variant == "Codable"
-                ? try await w1(db, CodableAuthor.self, \CodableBook.authorID)
-                : try await w1(db, Author.self, \Book.authorID)
+            switch variant {
+            case "Codable": outcome.seconds = try await w1(db, CodableAuthor.self, \CodableBook.authorID)
+            case "bulk links": outcome.seconds = try await w1BulkLinked(db)
+            case "bulk, keys known": outcome.seconds = try await w1KeysKnown(db)
+            default: outcome.seconds = try await w1(db, Author.self, \Book.authorID)
+            }
             outcome.operations = Dataset.authorCount + Dataset.bookCount
             db.close()
         case .w2:
@@ -111,7 +121,7 @@ enum DocketContender {
                                 let uow = UnitOfWork(database: db)
                                 let author = uow.insert(Author(id: nil, name: "W4 author \(t)-\(k)"))
                                 for n in 0..<2 {
-                                    uow.insert(
+                                    try uow.insert(
                                         Book(
                                             id: nil, authorID: 0, title: "W4 book \(t)-\(k)-\(n)", price: 1.5,
                                             pages: 10),
@@ -134,15 +144,27 @@ enum DocketContender {
         case .w5:
             try RawDB.buildFixture(path: path, authors: false, books: 0)
             let db = try Database(path: path, configuration: configuration)
-            let throughUnitOfWork = variant.hasPrefix("uow")
-            let (_, elapsed) = try await timed {
-                try await withThrowingTaskGroup(of: Void.self) { group in
+            let form = variant.hasPrefix("uow-") ? String(variant.dropFirst(4)) : ""
+            let (counts, elapsed) = try await timed {
+                try await withThrowingTaskGroup(of: (landed: Int, reported: Int).self) { group in
                     for _ in 0..<Dataset.w5Tasks {
                         group.addTask {
+                            var (landed, reported) = (0, 0)
                             for _ in 0..<Dataset.w5Increments {
-                                if throughUnitOfWork {
-                                    try await incrementThroughUnitOfWork(db)
-                                } else {
+                                switch form {
+                                case "natural":
+                                    if try await incrementNaturally(db) { landed += 1 } else { reported += 1 }
+                                case "retry":
+                                    try await incrementNaturally(db, retry: .conflicts(attempts: 100_000))
+                                case "writer":
+                                    try await db.writeUnitOfWork { uow in
+                                        guard var counter = try uow.blocking.find(PlainCounter.self, id: 1) else {
+                                            throw CheckFailure("W5: no counter")
+                                        }
+                                        counter.value += 1
+                                        uow.update(counter)
+                                    }
+                                default:
                                     // The read and the write in one write job: the writer runs jobs one at a
                                     // time, so no increment is lost.
                                     try await db.write { conn in
@@ -153,10 +175,20 @@ enum DocketContender {
                                     }
                                 }
                             }
+                            return (landed, reported)
                         }
                     }
-                    try await group.waitForAll()
+                    return try await group.reduce(into: (landed: 0, reported: 0)) {
+                        $0 = ($0.landed + $1.landed, $0.reported + $1.reported)
+                    }
                 }
+            }
+            if form == "natural" {
+                outcome.landed = counts.landed
+                outcome.reported = counts.reported
+            }
+            if form == "retry" {
+                outcome.retriesPerOperation = Double(db.retryCount) / Double(Dataset.w5Tasks * Dataset.w5Increments)
             }
             outcome.operations = Dataset.w5Tasks * Dataset.w5Increments
             outcome.unit = "increments/s"
@@ -202,7 +234,7 @@ enum DocketContender {
             handles.reserveCapacity(authors.count)
             for author in authors { handles.append(uow.insert(author)) }
             for (j, book) in books.enumerated() {
-                uow.insert(book, linking: authorID, to: handles[Dataset.authorIndex(j)])
+                try uow.insert(book, linking: authorID, to: handles[Dataset.authorIndex(j)])
             }
             try await uow.commit()
             try check(handles.allSatisfy { $0.id != nil }, "W1: an author handle has no generated key")
@@ -231,20 +263,57 @@ enum DocketContender {
         return elapsed
     }
 
-    /// Optimistic concurrency: load the counter, bump it, commit; a stale write (another task
-    /// committed in between) is retried on a fresh load.
-    static func incrementThroughUnitOfWork(_ db: Database) async throws {
-        while true {
+    /// W1 with both bulk calls: the authors with `insert(contentsOf:)`, the books with
+    /// `insert(contentsOf:linking:to:)`.
+    static func w1BulkLinked(_ db: Database) async throws -> Double {
+        let authors = (0..<Dataset.authorCount).map { Author(id: nil, name: Dataset.authorName($0)) }
+        let books = (0..<Dataset.bookCount).map {
+            Book(id: nil, authorID: 0, title: Dataset.title($0), price: Dataset.price($0), pages: Dataset.pages($0))
+        }
+        let (_, elapsed) = try await timed {
             let uow = UnitOfWork(database: db)
-            guard var counter = try await uow.find(Counter.self, id: 1) else { throw CheckFailure("W5: no counter") }
-            counter.value += 1
-            uow.update(counter)
-            do {
-                try await uow.commit()
-                return
-            } catch UnitOfWorkError.staleWrite {
-                continue
+            let handles = uow.insert(contentsOf: authors)
+            try uow.insert(contentsOf: books, linking: \.authorID, to: { handles[Dataset.authorIndex($0)] })
+            try await uow.commit()
+            try check(handles[handles.count - 1].id != nil, "W1: an author handle has no generated key")
+        }
+        return elapsed
+    }
+
+    /// W1's rows with the authors' keys chosen by the caller: two `insert(contentsOf:)` calls and no
+    /// links, the cost per row `insert(contentsOf:linking:to:)` must match.
+    static func w1KeysKnown(_ db: Database) async throws -> Double {
+        let authors = (0..<Dataset.authorCount).map { Author(id: Int64($0 + 1), name: Dataset.authorName($0)) }
+        let books = (0..<Dataset.bookCount).map {
+            Book(
+                id: nil, authorID: Int64(Dataset.authorIndex($0) + 1), title: Dataset.title($0),
+                price: Dataset.price($0), pages: Dataset.pages($0))
+        }
+        let (_, elapsed) = try await timed {
+            let uow = UnitOfWork(database: db)
+            uow.insert(contentsOf: authors)
+            uow.insert(contentsOf: books)
+            try await uow.commit()
+        }
+        return elapsed
+    }
+
+    /// The natural read-modify-write, as a new user writes it: find, bump, update, commit, on a
+    /// model without a version column. Returns `false` when the commit was a stale write (reported,
+    /// not lost). With `retry`, the unit of work runs again until it lands.
+    @discardableResult
+    static func incrementNaturally(_ db: Database, retry: RetryPolicy = .never) async throws -> Bool {
+        do {
+            try await withUnitOfWork(db, retry: retry) { uow in
+                guard var counter = try await uow.find(PlainCounter.self, id: 1) else {
+                    throw CheckFailure("W5: no counter")
+                }
+                counter.value += 1
+                uow.update(counter)
             }
+            return true
+        } catch UnitOfWorkError.staleWrite {
+            return false
         }
     }
 }

@@ -91,7 +91,7 @@ final class RawDB: @unchecked Sendable {
         let a = try db.prepare("INSERT INTO authors (id, name) VALUES (?, ?)")
         for i in 0..<Dataset.authorCount {
             sqlite3_bind_int64(a, 1, Int64(i + 1))
-            try db.withText(Dataset.authorName(i)) { sqlite3_bind_text(a, 2, $0, $1, sqliteStatic) }
+            _ = db.withText(Dataset.authorName(i)) { sqlite3_bind_text(a, 2, $0, $1, sqliteStatic) }
             try db.run(a)
         }
         sqlite3_finalize(a)

@@ -10,7 +10,7 @@ enum Workload: String, CaseIterable, Sendable {
     case w3 = "W3"
     /// 64 tasks × 50 small commits (1 author + 2 books each).
     case w4 = "W4"
-    /// 16 tasks × 500 read-modify-write increments of one counter.
+    /// 64 tasks × 500 read-modify-write increments of one counter.
     case w5 = "W5"
     /// Queue and commit 1M rows (peak memory).
     case w6 = "W6"
@@ -25,7 +25,7 @@ enum Workload: String, CaseIterable, Sendable {
         case .w2: "fetch+decode 100k"
         case .w3: "load 100k, update 10%"
         case .w4: "64×50 small commits"
-        case .w5: "16×500 counter RMW"
+        case .w5: "64×500 counter RMW"
         case .w6: "queue+commit 1M rows"
         case .m1: "100k inserts, rows/stmt"
         case .base: "empty process"
@@ -42,7 +42,7 @@ enum Dataset {
     /// 50; `DOCKET_BENCH_W4_COMMITS` raises it for profiling (a longer run gives `perf` more samples).
     static let w4CommitsPerTask =
         ProcessInfo.processInfo.environment["DOCKET_BENCH_W4_COMMITS"].flatMap { Int($0) } ?? 50
-    static let w5Tasks = 16
+    static let w5Tasks = 64
     static let w5Increments = 500
 
     static func authorName(_ i: Int) -> String { "Author number \(i)" }
@@ -107,6 +107,12 @@ struct Outcome: Codable, Sendable {
     var seconds: Double = 0
     var p99Milliseconds: Double?
     var finalValue: Int64?
+    /// W5 through units of work with default settings: increments that committed, and those
+    /// reported as stale writes (the counter must equal `landed`).
+    var landed: Int?
+    var reported: Int?
+    /// W5 with the retry argument: re-runs per increment.
+    var retriesPerOperation: Double?
     /// VmHWM of the child process, in KiB.
     var peakKiB: Int = 0
 

@@ -19,6 +19,8 @@ protocol AnyChangeQueue: AnyObject {
     func integerKey(row: Int) -> Int64?
     /// The row's position in the unit of work's queue.
     func position(row: Int) -> Int32
+    /// The position of row 0 while every row is an insert at consecutive positions, else `nil`.
+    var uniformBase: Int32? { get }
     var liveCount: Int { get }
     /// A `Sendable` copy of the queue for the writer, with links resolved to dense change indexes.
     func payload(dense: ChangeIndexMap, identity: AnyObject?, skipping noops: Set<Int>) throws -> any FlushBatch
@@ -196,6 +198,8 @@ enum ChangeQueueMark {
 
     @usableFromInline func position(row: Int) -> Int32 { book.position(row) }
 
+    var uniformBase: Int32? { book.isUniform ? book.base : nil }
+
     /// Links `row`'s property `spec` to the generated key of `parentRow` of `parent`.
     @inlinable func addLink<P: Model>(row: Int, spec: Int, to parent: ChangeQueue<P>, parentRow: Int) {
         let queue: Int
@@ -285,9 +289,14 @@ enum ChangeQueueMark {
         var book = self.book
         for row in noops { book.setKind(.dropped, row: row) }
         let parentQueues = parentChangeQueues
+        // A bulk insert's parents are consecutive inserts: their positions are `base + row` with no
+        // call through the parent queue's existential per link.
+        let uniformBases = parentQueues.map { $0.uniformBase }
         for link in links where book.kind(Int(link.row)) != .dropped {
             let (row, parent, parentRow) = (Int(link.row), parentQueues[Int(link.parentQueue)], Int(link.parentRow))
-            if case let parentIndex = dense[Int(parent.position(row: parentRow))], parentIndex >= 0 {
+            let position =
+                uniformBases[Int(link.parentQueue)].map { $0 + Int32(parentRow) } ?? parent.position(row: parentRow)
+            if case let parentIndex = dense[Int(position)], parentIndex >= 0 {
                 resolvedLinks.append(.init(row: row, spec: Int(link.spec), parent: Int(parentIndex)))
             } else if parent.isCommitted, let key = parent.integerKey(row: parentRow) {
                 // Committed since this child was queued (by another commit): its key is known now.
@@ -331,9 +340,13 @@ enum ChangeQueueMark {
                 if index >= 0, let key = result.key(index) { access.setGenerated(&models[row], key) }
             }
         }
-        // Then linked keys, from the links the payload resolved to parents in this commit.
-        for link in flushedLinks where book.kind(link.row) != .delete && book.kind(link.row) != .dropped {
-            if let key = result.key(link.parent) { linkSpecs[link.spec].set(&models[link.row], key) }
+        // Then linked keys, from the links the payload resolved to parents in this commit, in the
+        // same kind of pass (a bulk insert links every row).
+        let (flushed, specs) = (flushedLinks, linkSpecs)
+        models.withUnsafeMutableBufferPointer { models in
+            for link in flushed where book.kind(link.row) != .delete && book.kind(link.row) != .dropped {
+                if let key = result.key(link.parent) { specs[link.spec].set(&models[link.row], key) }
+            }
         }
         flushedLinks = []
         isCommitted = true

@@ -61,3 +61,11 @@ enum Failure {
         FileHandle.standardError.write(Data(("warning: " + message + "\n").utf8))
     }
 }
+
+/// Every line the tool prints goes straight to standard output, one `write(2)` per line, so output
+/// into a pipe (a deploy log, `| tee`) appears line by line as it happens, not when the process
+/// exits. Shadows `Swift.print` in this module.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    let text = items.map { "\($0)" }.joined(separator: separator) + terminator
+    FileHandle.standardOutput.write(Data(text.utf8))
+}

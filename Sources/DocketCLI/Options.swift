@@ -17,9 +17,10 @@ struct LocationOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "How long to wait for another process's write lock (e.g. a second runner) before giving up.",
+            "How long to wait for another process's write lock (e.g. a second runner) before giving up; "
+                + "fractions allowed (0.5).",
             valueName: "seconds"))
-    var busyTimeout = 30
+    var busyTimeout: Double = 30
 
     /// The database path from `--database`, else `DOCKET_DATABASE`.
     var resolvedDatabase: String? {
@@ -31,7 +32,9 @@ struct LocationOptions: ParsableArguments {
     }
 
     func validate() throws {
-        guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be 0 or more seconds.") }
+        guard busyTimeout >= 0, busyTimeout.isFinite, busyTimeout <= 86_400 else {
+            throw ValidationError("--busy-timeout must be between 0 and 86400 seconds (fractions allowed, e.g. 0.5).")
+        }
     }
 
     /// The database path, or a usage error when neither the option nor the variable gives one.
@@ -45,7 +48,7 @@ struct LocationOptions: ParsableArguments {
     /// Opens (creating if needed) the database.
     func openDatabase() throws -> Database {
         var configuration = Configuration()
-        configuration.busyTimeout = .seconds(busyTimeout)
+        configuration.busyTimeout = .milliseconds(Int((busyTimeout * 1000).rounded()))
         configuration.readerCount = 1
         let path = try requireDatabase()
         do {

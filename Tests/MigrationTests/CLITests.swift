@@ -298,6 +298,29 @@ func docket(_ arguments: [String], environment: [String: String] = [:]) throws -
         #expect(try dump(blocker) == before)
     }
 
+    @Test func givenAFractionalBusyTimeout_whenTheLockIsHeld_thenItWaitsThatLongThenExits75() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        let blocker = try workspace.open()
+        defer { blocker.close() }
+        let (result, waited) = try blocker.blocking.writeWithoutTransaction { connection -> (ProcessResult, Duration) in
+            try connection.execute("BEGIN IMMEDIATE")
+            defer { try? connection.execute("ROLLBACK") }
+            let started = ContinuousClock.now
+            let result = try docket([
+                "migrate", "--busy-timeout", "0.4", "--database", workspace.database, "--migrations",
+                workspace.migrations,
+            ])
+            return (result, ContinuousClock.now - started)
+        }
+        #expect(result.status == 75, "\(result.stderr)")
+        #expect(waited >= .milliseconds(400))
+        let invalid = try docket(["migrate", "--busy-timeout=-0.5", "--database", workspace.database])
+        #expect(invalid.status == 64)
+        #expect(invalid.stderr.contains("--busy-timeout must be between 0 and 86400 seconds"))
+    }
+
     @Test func givenAMissingFile_whenShowingStatus_thenItIsListedAsMissing() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }

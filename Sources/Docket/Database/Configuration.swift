@@ -24,9 +24,13 @@ public struct Configuration: Sendable {
     public var synchronous: Synchronous = .normal
     /// `PRAGMA foreign_keys`. Default: on.
     public var foreignKeys = true
-    /// How long a connection waits for a lock held by another process. Docket's own connections
-    /// never wait for each other; this bounds waits on other processes (a CLI migration, a backup).
-    public var busyTimeout: Duration = .seconds(5)
+    /// How long a write waits for the write lock while another process holds it (another app
+    /// instance, a worker, `docket migrate`, a `sqlite3` shell): the deadline after which the write
+    /// fails with `SQLITE_BUSY` and a message that names this setting. Default: 30 s. Docket's own
+    /// connections never wait for each other; the writer waits in short jittered sleeps, and the
+    /// jobs that queue up meanwhile commit together once it has the lock. See `Docs/Concurrency.md`,
+    /// "More than one process".
+    public var busyTimeout: Duration = .seconds(30)
     /// Reader connections in the pool. Default: the number of cores, at least 2.
     public var readerCount = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// Prepared statements kept per connection (least recently used ones are finalized).

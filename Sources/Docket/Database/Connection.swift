@@ -31,6 +31,8 @@ public final class Connection {
     var encoders: [ObjectIdentifier: AnyObject] = [:]
     private let trace: (@Sendable (TraceEvent) -> Void)?
     let isWriter: Bool
+    /// The state of the busy handler (``busyHandler``): how long to wait for another process's lock.
+    let busyWait = BusyWait()
 
     /// Opens a connection. `readOnly` connections refuse writes through `PRAGMA query_only`.
     init(path: String, configuration: Configuration, readOnly: Bool) throws {
@@ -96,8 +98,13 @@ public final class Connection {
     }
 
     private func configure(_ configuration: Configuration, readOnly: Bool) throws {
-        let timeout = configuration.busyTimeout.components
-        sqlite3_busy_timeout(handle, Int32(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000))
+        // Waiting for another process's lock: short, jittered sleeps until the deadline, instead of
+        // sqlite3_busy_timeout's sleeps that grow to 100 ms (https://sqlite.org/c3ref/busy_handler.html).
+        // Several processes writing one file then take turns within milliseconds, and a writer
+        // waiting here lets its queue fill, so the next group commits more at once.
+        busyWait.timeout = configuration.busyTimeout
+        busyWait.interruption = interruption
+        sqlite3_busy_handler(handle, busyHandler, Unmanaged.passUnretained(busyWait).toOpaque())
         if !readOnly {
             // WAL lets readers run alongside the one writer (https://sqlite.org/wal.html). The mode is
             // persistent, so the writer sets it once and readers inherit it.
@@ -308,4 +315,30 @@ final class InterruptFlag: Sendable {
     private let flag = Atomic<Bool>(false)
     var isSet: Bool { flag.load(ordering: .relaxed) }
     func set(_ value: Bool) { flag.store(value, ordering: .relaxed) }
+}
+
+/// How long a connection has waited for a lock another connection or process holds. Used only on
+/// the connection's own thread, by SQLite's busy handler.
+final class BusyWait {
+    var timeout: Duration = .seconds(30)
+    var started = ContinuousClock.now
+    /// The connection's interrupt flag: a cancelled job stops waiting.
+    var interruption: InterruptFlag?
+}
+
+/// SQLite's busy handler for every Docket connection: `count` is how many times it was called for
+/// this lock. Sleeps 25 µs, doubling to 2 ms, each drawn from the upper half of its range, until
+/// `BusyWait.timeout` has passed since the first call; then returns 0 and SQLite reports
+/// SQLITE_BUSY.
+private let busyHandler: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { context, count in
+    guard let context else { return 0 }
+    let wait = Unmanaged<BusyWait>.fromOpaque(context).takeUnretainedValue()
+    let now = ContinuousClock.now
+    if count == 0 { wait.started = now }
+    let left = wait.timeout - (now - wait.started)
+    guard left > .zero, wait.interruption?.isSet != true else { return 0 }
+    let cap = 25 << min(Int(count), 6)  // microseconds: 25 … 1600
+    let sleep = min(Int.random(in: cap / 2...cap), Int(left.components.seconds) * 1_000_000 + 1_000_000)
+    usleep(UInt32(max(1, sleep)))
+    return 1
 }

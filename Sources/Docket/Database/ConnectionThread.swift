@@ -79,6 +79,10 @@ private struct WriterLoop {
         guard first.isTransactional else { return runAlone(first) }
         do {
             try connection.execute("BEGIN IMMEDIATE")
+        } catch let error as DatabaseError where error.resultCode == SQLITE_BUSY {
+            // The busy handler waited the whole deadline: another process kept the write lock.
+            first.stopRunning()
+            return first.finish(first.isCancelled ? CancellationError() : Self.lockHeld(error, connection))
         } catch {
             first.stopRunning()
             return first.finish(error)
@@ -161,6 +165,18 @@ private struct WriterLoop {
 
     private func rollback() {
         if connection.isInTransaction { try? connection.execute("ROLLBACK") }
+    }
+
+    /// SQLITE_BUSY from `BEGIN IMMEDIATE`, said so that a user can act on it.
+    static func lockHeld(_ error: DatabaseError, _ connection: Connection) -> DatabaseError {
+        let timeout = connection.busyWait.timeout
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        return DatabaseError(
+            resultCode: error.resultCode, extendedResultCode: error.extendedResultCode,
+            message: "another process (or another connection to \(connection.path)) held the write lock for longer "
+                + "than \(String(format: "%g", seconds)) s, the deadline Configuration.busyTimeout sets "
+                + "(--busy-timeout for the docket tool). Nothing was written; the write can be retried as it is",
+            sql: error.sql)
     }
 }
 

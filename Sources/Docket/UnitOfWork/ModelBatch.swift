@@ -203,7 +203,11 @@ struct ModelBatch<M: Model>: FlushBatch {
         if let versionKey { encoder.ensureKeys([versionKey]) }
         let keySlot = encoder.keys.firstIndex(of: M.primaryKeyCodingKey)!
         let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
-        let (table, name) = (table, typeName(M.self))
+        let (table, name, compares) = (table, typeName(M.self), !M.lastWriteWins)
+        // Made once: a closure literal in the loop would box this batch for every row.
+        let canonical: (DatabaseValue) throws -> [String: DatabaseValue]? = { [self] in
+            try canonicalRow(key: $0, on: db)
+        }
         // Updated rows usually change the same columns: one statement serves a run of them.
         var shape: (slots: [Int], statement: Statement)?
         for row in 0..<models.count where book.kind(row) == .update {
@@ -214,7 +218,7 @@ struct ModelBatch<M: Model>: FlushBatch {
             let change = RowChange(
                 index: Int(indexes[row]), kind: .update, table: table, model: name, columns: columns, values: values,
                 snapshot: snapshot.map { padded($0, to: columns.count) }, keySlot: keySlot, generatesKey: false,
-                links: [], versionSlot: versionSlot, comparesChangedColumns: !M.lastWriteWins)
+                links: [], versionSlot: versionSlot, comparesChangedColumns: compares)
             let slots = FlushPlanner.changedSlots(change)
             guard !slots.isEmpty else { continue }
             if shape?.slots != slots {
@@ -222,7 +226,7 @@ struct ModelBatch<M: Model>: FlushBatch {
             }
             if let version = try FlushExecutor.update(
                 change, slots: slots, statement: shape!.statement, on: db, value: { values[$0] },
-                canonical: { try canonicalRow(key: $0, on: db) })
+                canonical: canonical)
             {
                 result.versions[change.index] = version
             }

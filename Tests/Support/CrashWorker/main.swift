@@ -4,9 +4,11 @@ import Foundation
 /// A process that commits units of work from many tasks until it is killed. Reliability tests
 /// start it, read the commits it acknowledges, SIGKILL it at a random moment, and check the file.
 ///
-/// Usage: `docket-crash-worker <database path> <tasks> [synchronous: normal|full]`.
+/// Usage: `docket-crash-worker <database path> <tasks> [synchronous: normal|full] [commits per task]`.
 /// Each unit of work inserts one author and two books linked to it, all carrying the commit's tag;
-/// after `commit()` returns, the worker prints `ack <tag>` and flushes stdout.
+/// after `commit()` returns, the worker prints `ack <tag>` and flushes stdout. With a number of
+/// commits per task, each task stops after that many, and the worker prints `done` and exits 0
+/// (the multi-process tests run several at once on one file); a failed commit exits 3.
 struct Author: Model {
     var id: Int64?
     var name: String
@@ -26,6 +28,7 @@ guard arguments.count >= 3, let tasks = Int(arguments[2]) else {
 }
 var configuration = Configuration()
 configuration.synchronous = arguments.count > 3 && arguments[3] == "full" ? .full : .normal
+let commitsPerTask = arguments.count > 4 ? Int(arguments[4]) : nil
 let db = try Database(path: arguments[1], configuration: configuration)
 try await db.write { db in
     try db.execute(
@@ -46,7 +49,7 @@ await withTaskGroup(of: Void.self) { group in
     for task in 0..<tasks {
         group.addTask {
             var n = 0
-            while true {
+            while commitsPerTask.map({ n < $0 }) ?? true {
                 n += 1
                 let tag = "\(ProcessInfo.processInfo.processIdentifier)-\(task)-\(n)"
                 do {
@@ -64,3 +67,4 @@ await withTaskGroup(of: Void.self) { group in
         }
     }
 }
+emit("done")

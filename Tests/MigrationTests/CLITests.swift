@@ -321,6 +321,46 @@ func docket(_ arguments: [String], environment: [String: String] = [:]) throws -
         #expect(invalid.stderr.contains("--busy-timeout must be between 0 and 86400 seconds"))
     }
 
+    @Test func givenOutputIntoAPipe_whenAMigrationIsStillRunning_thenTheEarlierLinesAreAlreadyThere() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        try workspace.write(
+            "2_slow.sql",
+            """
+            -- migrate:up
+            CREATE TABLE slow (n INTEGER);
+            WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000000)
+            INSERT INTO slow SELECT n FROM c;
+            -- migrate:down
+            DROP TABLE slow;
+            """)
+        let process = Process()
+        guard let executable = docketExecutable else {
+            Issue.record("the docket binary was not built")
+            return
+        }
+        process.executableURL = executable
+        process.arguments = ["migrate", "--database", workspace.database, "--migrations", workspace.migrations]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first line arrives while the slow migration still runs, not at exit.
+        var first = Data()
+        while !first.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            first.append(chunk)
+        }
+        let stillRunning = process.isRunning
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(String(decoding: first, as: UTF8.self).hasPrefix("Applied 1_authors"))
+        #expect(stillRunning, "the first line only arrived when the process exited")
+        #expect(process.terminationStatus == 0)
+    }
+
     @Test func givenAMissingFile_whenShowingStatus_thenItIsListedAsMissing() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }

@@ -72,8 +72,10 @@ struct PlainCounter: Model {
 
 /// Docket, used as its documentation shows: a unit of work for writes, `Query` for reads.
 enum DocketContender {
-    static func run(_ workload: Workload, variant: String, sync: Sync, folder: String) async throws -> Outcome {
-        let path = folder + "/docket.sqlite"
+    static func run(
+        _ workload: Workload, variant: String, sync: Sync, folder: String, shared: String? = nil
+    ) async throws -> Outcome {
+        let path = shared ?? folder + "/docket.sqlite"
         var outcome = Outcome(
             workload: workload.rawValue, contender: variant.hasPrefix("uow") ? "docket-uow" : "docket")
         outcome.variant = variant.hasPrefix("uow") ? "" : variant
@@ -106,9 +108,10 @@ enum DocketContender {
             outcome.seconds = variant == "Codable" ? try await w3(db, CodableBook.self) : try await w3(db, Book.self)
             outcome.operations = Dataset.bookCount
             db.close()
-        case .w4:
-            try RawDB.buildFixture(path: path, authors: false, books: 0)
+        case .w4, .mp:
+            if shared == nil { try RawDB.buildFixture(path: path, authors: false, books: 0) }
             let db = try Database(path: path, configuration: configuration)
+            let startedAt = Date().timeIntervalSince1970
             let level = try await db.write { try $0.scalar("PRAGMA synchronous").integerValue }
             try check(level == (sync == .full ? 2 : 1), "Docket: synchronous is \(level ?? -1), expected \(sync.rawValue)")
             let (latencies, elapsed) = try await timed {
@@ -140,6 +143,8 @@ enum DocketContender {
             outcome.unit = "commits/s"
             outcome.seconds = elapsed
             outcome.p99Milliseconds = p99(latencies)
+            outcome.startedAt = startedAt
+            outcome.endedAt = Date().timeIntervalSince1970
             db.close()
         case .w5:
             try RawDB.buildFixture(path: path, authors: false, books: 0)

@@ -35,14 +35,19 @@ struct GCounter: Codable, FetchableRecord, PersistableRecord {
 
 /// GRDB 7.10.0 with a `DatabasePool` (WAL), the peer.
 enum GRDBContender {
-    static func run(_ workload: Workload, variant: String, sync: Sync, folder: String) async throws -> Outcome {
-        let path = folder + "/grdb.sqlite"
+    static func run(
+        _ workload: Workload, variant: String, sync: Sync, folder: String, shared: String? = nil
+    ) async throws -> Outcome {
+        let path = shared ?? folder + "/grdb.sqlite"
         var outcome = Outcome(workload: workload.rawValue, contender: "grdb", variant: variant)
         // GRDB sets WAL, foreign keys and synchronous = NORMAL itself. Its pool sets NORMAL *after*
         // `prepareDatabase` runs (setUpWALMode), so FULL is set on the writer once the pool is open,
         // and read back: a benchmark at the wrong durability would compare nothing.
         func open() throws -> DatabasePool {
-            let pool = try DatabasePool(path: path, configuration: Configuration())
+            var configuration = Configuration()
+            // Several processes on one file: wait for each other's lock, as GRDB's docs advise.
+            if shared != nil { configuration.busyMode = .timeout(30) }
+            let pool = try DatabasePool(path: path, configuration: configuration)
             let level = try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)")
                 return try Int.fetchOne(db, sql: "PRAGMA synchronous")
@@ -102,9 +107,10 @@ enum GRDBContender {
             outcome.operations = Dataset.bookCount
             outcome.seconds = elapsed
             try pool.close()
-        case .w4:
-            try RawDB.buildFixture(path: path, authors: false, books: 0)
+        case .w4, .mp:
+            if shared == nil { try RawDB.buildFixture(path: path, authors: false, books: 0) }
             let pool = try open()
+            let startedAt = Date().timeIntervalSince1970
             let (latencies, elapsed) = try await timed {
                 try await withThrowingTaskGroup(of: [Duration].self) { group in
                     for t in 0..<Dataset.w4Tasks {
@@ -134,6 +140,8 @@ enum GRDBContender {
             outcome.unit = "commits/s"
             outcome.seconds = elapsed
             outcome.p99Milliseconds = p99(latencies)
+            outcome.startedAt = startedAt
+            outcome.endedAt = Date().timeIntervalSince1970
             try pool.close()
         case .w5:
             try RawDB.buildFixture(path: path, authors: false, books: 0)

@@ -326,7 +326,7 @@ enum RawContender {
             let (_, elapsed) = try await timed { try insertMultiRow(db, books, rowsPerStatement: rowsPerStatement) }
             outcome.operations = Dataset.bookCount
             outcome.seconds = elapsed
-        case .base:
+        case .base, .mp:
             break
         }
         if outcome.peakKiB == 0 { outcome.peakKiB = peakResidentKiB() }

@@ -14,6 +14,8 @@ enum Workload: String, CaseIterable, Sendable {
     case w5 = "W5"
     /// Queue and commit 1M rows (peak memory).
     case w6 = "W6"
+    /// W4's load from 1, 2 or 4 processes at once on one file (issue 15).
+    case mp = "MP"
     /// Micro-benchmark: 100k book inserts, one row per statement vs multi-row VALUES (raw SQLite).
     case m1 = "M1"
     /// An empty child process: the baseline of the peak-memory column.
@@ -27,6 +29,7 @@ enum Workload: String, CaseIterable, Sendable {
         case .w4: "64×50 small commits"
         case .w5: "64×500 counter RMW"
         case .w6: "queue+commit 1M rows"
+        case .mp: "W4 load, N processes, one file"
         case .m1: "100k inserts, rows/stmt"
         case .base: "empty process"
         }
@@ -113,6 +116,9 @@ struct Outcome: Codable, Sendable {
     var reported: Int?
     /// W5 with the retry argument: re-runs per increment.
     var retriesPerOperation: Double?
+    /// MP: when the timed part started and ended, in seconds since 1970 (processes compare them).
+    var startedAt: Double?
+    var endedAt: Double?
     /// VmHWM of the child process, in KiB.
     var peakKiB: Int = 0
 

@@ -12,6 +12,8 @@ struct Options {
     var sync = Sync.normal
     var runs = 3
     var workloads = Set(Workload.allCases)
+    /// MP children: the database file every process of the run shares.
+    var shared: String?
 
     init(_ arguments: [String]) throws {
         var i = 1
@@ -32,6 +34,7 @@ struct Options {
             case "--variant": variant = try value()
             case "--sync": sync = Sync(rawValue: try value().uppercased()) ?? .normal
             case "--runs": runs = max(1, Int(try value()) ?? 3)
+            case "--shared": shared = try value()
             case "--workloads":
                 workloads = Set(try value().split(separator: ",").compactMap { Workload(rawValue: $0.uppercased()) })
             case "-h", "--help":
@@ -61,20 +64,22 @@ func runChild(_ options: Options, _ workload: Workload) async throws -> Outcome 
         outcome = try await RawContender.run(workload, variant: options.variant, sync: options.sync, folder: folder)
         file = "raw"
     case "docket":
-        outcome = try await DocketContender.run(workload, variant: options.variant, sync: options.sync, folder: folder)
+        outcome = try await DocketContender.run(
+            workload, variant: options.variant, sync: options.sync, folder: folder, shared: options.shared)
         file = "docket"
     case "docket-uow":
         outcome = try await DocketContender.run(
             workload, variant: "uow-" + options.variant, sync: options.sync, folder: folder)
         file = "docket"
     case "grdb":
-        outcome = try await GRDBContender.run(workload, variant: options.variant, sync: options.sync, folder: folder)
+        outcome = try await GRDBContender.run(
+            workload, variant: options.variant, sync: options.sync, folder: folder, shared: options.shared)
         file = "grdb"
     default:
         throw CheckFailure("unknown contender \(options.contender)")
     }
     outcome.variant = options.variant
-    if workload != .base {
+    if workload != .base && workload != .mp {
         outcome.finalValue = try verify(workload, path: "\(folder)/\(file).sqlite", landed: outcome.landed)
     }
     return outcome
@@ -129,7 +134,7 @@ func verify(_ workload: Workload, path: String, landed: Int? = nil) throws -> In
         let sums = try db.bookSums()
         let expected = Dataset.expectedSums(books: Dataset.bookCount)
         try check(sums == expected, "M1: \(sums), expected \(expected)")
-    case .base:
+    case .base, .mp:
         break
     }
     return nil
@@ -174,14 +179,71 @@ func matrix(_ workloads: Set<Workload>) -> [Job] {
     }
     for contender in ["raw", "docket", "grdb"] { jobs.append(Job(workload: .w6, contender: contender)) }
     for rows in [1, 16, 64, 256] { jobs.append(Job(workload: .m1, contender: "raw", variant: "rows=\(rows)")) }
+    for processes in [1, 2, 4] {
+        for contender in ["docket", "grdb"] {
+            jobs.append(Job(workload: .mp, contender: contender, variant: "processes=\(processes)"))
+        }
+    }
     return jobs.filter { workloads.contains($0.workload) }
 }
 
-func spawn(_ job: Job) throws -> Outcome {
+/// MP: starts `processes=N` children at once on one shared file, each running W4's load, and
+/// combines them: commits of all of them over the span from the first start to the last end; the
+/// worst p99; a check of every row on a fresh connection.
+func spawnShared(_ job: Job) throws -> Outcome {
+    let processes = Int(job.variant.split(separator: "=").last ?? "1") ?? 1
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-bench-mp-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let path = folder + "/shared.sqlite"
+    try RawDB.buildFixture(path: path, authors: false, books: 0)
+    let child = Job(workload: .mp, contender: job.contender, variant: "", sync: job.sync)
+    let results = Locked<[Result<Outcome, Error>]>([])
+    let group = DispatchGroup()
+    for _ in 0..<processes {
+        group.enter()
+        Thread {
+            let result = Result { try spawn(child, extra: ["--shared", path]) }
+            results.withLock { $0.append(result) }
+            group.leave()
+        }.start()
+    }
+    group.wait()
+    let outcomes = try results.withLock { $0 }.map { try $0.get() }
+    var combined = Outcome(workload: job.workload.rawValue, contender: job.contender, variant: job.variant)
+    combined.unit = "commits/s"
+    combined.operations = outcomes.map(\.operations).reduce(0, +)
+    let start = outcomes.compactMap(\.startedAt).min() ?? 0
+    let end = outcomes.compactMap(\.endedAt).max() ?? 0
+    combined.seconds = end - start
+    combined.p99Milliseconds = outcomes.compactMap(\.p99Milliseconds).max()
+    combined.peakKiB = outcomes.map(\.peakKiB).max() ?? 0
+    let db = try RawDB(path: path)
+    try check(try db.integrityOK(), "MP: integrity_check failed")
+    let authors = try db.int("SELECT count(*) FROM authors")
+    try check(authors == Int64(combined.operations), "MP: \(authors) authors for \(combined.operations) commits: commits were lost")
+    try check(try db.int("SELECT count(*) FROM books") == 2 * authors, "MP: book count")
+    return combined
+}
+
+/// A minimal lock for the parent's bookkeeping.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+func spawn(_ job: Job, extra: [String] = []) throws -> Outcome {
+    if job.workload == .mp && extra.isEmpty { return try spawnShared(job) }
     let process = Process()
     process.executableURL = URL(
         fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-    process.arguments = job.arguments
+    process.arguments = job.arguments + extra
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
@@ -240,6 +302,7 @@ func runParent(_ options: Options) -> Int32 {
             switch job.workload {
             case .m1: "M1|raw|rows=1"
             case .w4: "W4|raw|\(job.sync.rawValue)"
+            case .mp: "MP|docket|processes=1"
             case .base: nil
             default: "\(job.workload.rawValue)|raw|"
             }

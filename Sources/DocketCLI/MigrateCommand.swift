@@ -44,8 +44,8 @@ struct MigrateCommand: ParsableCommand {
             defer { db.close() }
             for entry in try migrator.status(db) where entry.state == .missing {
                 Failure.printWarning(
-                    "\(entry.version)_\(entry.name) is applied but its file is gone; a rollback would use the down "
-                        + "section stored in docket_migrations.")
+                    "\(entry.version)_\(entry.name) is applied but its file is gone; rolling it back needs "
+                        + "`docket rollback --use-stored-down` (the down section stored in docket_migrations).")
             }
             let started = ContinuousClock.now
             let runs = try migrator.migrate(db, to: to) { run in

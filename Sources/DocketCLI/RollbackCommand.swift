@@ -20,6 +20,12 @@ struct RollbackCommand: ParsableCommand {
     )
     var to: Int64?
 
+    @Flag(
+        name: .long,
+        help: "Roll back a migration whose file is gone with the down SQL stored when it was applied (review it first)."
+    )
+    var useStoredDown = false
+
     func validate() throws {
         _ = try location.requireDatabase()
         if steps != nil && to != nil { throw ValidationError("Give either --steps or --to, not both.") }
@@ -29,7 +35,8 @@ struct RollbackCommand: ParsableCommand {
 
     func run() throws {
         try Failure.reporting {
-            let migrator = try location.makeMigrator()
+            var migrator = try location.makeMigrator()
+            migrator.usesStoredDownSQL = useStoredDown
             let db = try location.openDatabase()
             defer { db.close() }
             let report: (MigrationRun) -> Void = { run in

@@ -7,7 +7,8 @@ import Foundation
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check every migration file (and, with a database, its history) without running anything.")
+        abstract:
+            "Check every migration file (and, with a database, its history), and run them all on a scratch database.")
 
     @OptionGroup var location: LocationOptions
 
@@ -20,9 +21,13 @@ struct ValidateCommand: ParsableCommand {
             migrator.allowsOutOfOrder = allowOutOfOrder
             let history = location.resolvedDatabase == nil ? [] : try location.readHistory(migrator)
             try migrator.validate(history: history)
+            // Reading the files cannot tell `CREATE TABLEX` from SQL: running them can.
+            try migrator.checkOnScratchDatabase()
             let count = migrator.migrations.count
             let against = location.resolvedDatabase.map { " against \($0)" } ?? ""
-            print("\(count) migration\(count == 1 ? "" : "s") checked\(against): no problems found.")
+            print(
+                "\(count) migration\(count == 1 ? "" : "s") checked\(against), and run up, down and up again on a "
+                    + "scratch database: no problems found.")
         }
     }
 }

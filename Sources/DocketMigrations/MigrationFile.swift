@@ -18,14 +18,30 @@ import Foundation
 enum MigrationFile {
     /// The version and name of a migration file name, or `nil` when it is not `<digits>_<name>.sql`.
     static func parseName(_ fileName: String) -> (version: Int64, name: String)? {
-        guard fileName.hasSuffix(".sql"), let underscore = fileName.firstIndex(of: "_") else { return nil }
+        guard case .valid(let version, let name) = checkName(fileName) else { return nil }
+        return (version, name)
+    }
+
+    /// What a file name says, or what is wrong with its version.
+    enum NameCheck: Equatable {
+        case valid(version: Int64, name: String)
+        /// Not `<digits>_<name>.sql` at all.
+        case malformed
+        /// Version 0: versions start at 1.
+        case zeroVersion
+        /// More than `Int64.max`: the digits as written.
+        case versionTooLarge(String)
+    }
+
+    static func checkName(_ fileName: String) -> NameCheck {
+        guard fileName.hasSuffix(".sql"), let underscore = fileName.firstIndex(of: "_") else { return .malformed }
         let digits = fileName[..<underscore]
         let name = fileName[fileName.index(after: underscore)..<fileName.index(fileName.endIndex, offsetBy: -4)]
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let version = Int64(digits),
-            !name.isEmpty,
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), !name.isEmpty,
             name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") })
-        else { return nil }
-        return (version, String(name))
+        else { return .malformed }
+        guard let version = Int64(digits) else { return .versionTooLarge(String(digits)) }
+        return version == 0 ? .zeroVersion : .valid(version: version, name: String(name))
     }
 
     /// Parses a file's contents. Returns every problem found, not only the first.

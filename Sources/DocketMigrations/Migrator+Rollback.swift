@@ -94,6 +94,14 @@ extension Migrator {
             return (migration, down)
         }
         let id = "\(applied.version)_\(applied.name)"
+        guard usesStoredDownSQL || applied.downSQL == nil else {
+            throw MigrationError(
+                .missingMigration,
+                "\(id) is applied but its file is gone, so its down section can only come from \(MigrationHistory.table), "
+                    + "where it was stored when it was applied; nothing was rolled back. Restore the file, or roll back "
+                    + "with the stored SQL explicitly: `docket rollback --use-stored-down` (Migrator.usesStoredDownSQL)."
+            )
+        }
         guard applied.isReversible else {
             throw MigrationError(
                 .irreversible,

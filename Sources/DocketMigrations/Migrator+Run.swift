@@ -124,3 +124,33 @@ extension Migrator {
             databaseError: base.databaseError, problems: base.problems)
     }
 }
+
+extension Migrator {
+    /// Runs every migration on a new, empty scratch database: up, then down (the reversible ones,
+    /// newest first, as far back as they go), then up again. It finds what no reading of the files
+    /// can: a statement SQLite refuses (`CREATE TABLEX …`), a down section that does not undo its up
+    /// section (the second up then fails). The scratch database is a temporary file, removed
+    /// afterwards; nothing else is touched. `docket validate` runs it.
+    public func checkOnScratchDatabase() throws(MigrationError) {
+        let db: Database
+        do {
+            db = try Database.temporary()
+        } catch {
+            throw MigrationError.wrapping(error, doing: "creating a scratch database")
+        }
+        defer { db.close() }
+        var scratch = self
+        scratch.allowsOutOfOrder = true
+        do {
+            try scratch.migrate(db)
+            let applied = try scratch.readHistory(db)
+            let reversible = applied.reversed().prefix { $0.isReversible }.count
+            if reversible > 0 { try scratch.rollback(db, steps: reversible) }
+            try scratch.migrate(db)
+        } catch {
+            // Invalid migrations (exit 65 in the CLI), whatever the kind of the failure on the scratch file.
+            throw MigrationError(
+                .invalidMigrations, "the migrations do not run on an empty scratch database:", problems: [error])
+        }
+    }
+}

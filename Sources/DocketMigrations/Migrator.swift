@@ -24,6 +24,10 @@ public struct Migrator: Sendable {
     /// When `true`, pending migrations older than the latest applied one run too (in version order)
     /// instead of being refused. The CLI's `--allow-out-of-order`.
     public var allowsOutOfOrder = false
+    /// `true` to roll back a migration whose file is gone with the down section stored in the
+    /// history table when it was applied (`docket rollback --use-stored-down`). Default `false`:
+    /// such a rollback is refused, since nobody can review SQL that is no longer in the repository.
+    public var usesStoredDownSQL = false
     /// Problems found while reading files, reported by every operation before it runs anything.
     private var fileProblems: [MigrationError] = []
 
@@ -47,13 +51,32 @@ public struct Migrator: Sendable {
         }
         for fileName in names.sorted() where fileName.hasSuffix(".sql") && !fileName.hasPrefix(".") {
             let path = (folder as NSString).appendingPathComponent(fileName)
-            guard let (version, name) = MigrationFile.parseName(fileName) else {
+            let version: Int64
+            let name: String
+            switch MigrationFile.checkName(fileName) {
+            case .valid(let v, let n): (version, name) = (v, n)
+            case .malformed:
                 fileProblems.append(
                     MigrationError(
                         .malformedFileName,
                         "the file name is not <version>_<name>.sql (digits, an underscore, then letters, digits, "
                             + "'_', '-' or '.'); rename it, e.g. to 20261123124500_create_books.sql.",
                         path: path))
+                continue
+            case .zeroVersion:
+                fileProblems.append(
+                    MigrationError(
+                        .malformedFileName,
+                        "version 0 is not a migration version: versions start at 1 (0 means \"before every "
+                            + "migration\" to `rollback --to`); rename it, e.g. to 20261123124500_\(fileName.drop { $0 != "_" }.dropFirst()).",
+                        path: path))
+                continue
+            case .versionTooLarge(let digits):
+                fileProblems.append(
+                    MigrationError(
+                        .malformedFileName,
+                        "version \(digits) is too large: a version is at most \(Int64.max) (19 digits); a UTC "
+                            + "timestamp such as 20261123124500 has 14.", path: path))
                 continue
             }
             guard let data = FileManager.default.contents(atPath: path),
@@ -109,6 +132,13 @@ public struct Migrator: Sendable {
     /// versions used twice.
     var definitionProblems: [MigrationError] {
         var problems = fileProblems
+        for migration in migrations where migration.version < 1 {
+            problems.append(
+                MigrationError(
+                    .malformedFile,
+                    "\(migration.id): version \(migration.version) is not a migration version; "
+                        + "versions start at 1.", path: migration.path))
+        }
         var index = migrations.startIndex
         while index < migrations.endIndex {
             let version = migrations[index].version

@@ -377,5 +377,59 @@ func docket(_ arguments: [String], environment: [String: String] = [:]) throws -
         #expect(status.stdout.contains("1 applied, 1 missing."))
         #expect(migrate.status == 0)
         #expect(migrate.stderr.contains("warning: 2_books is applied but its file is gone"))
+
+        // A rollback would run SQL no file holds: refused, unless asked for explicitly.
+        let refused = try docket(["rollback"] + arguments)
+        #expect(refused.status == 65)
+        #expect(refused.stderr.contains("--use-stored-down"))
+        let rolledBack = try docket(["rollback", "--use-stored-down"] + arguments)
+        #expect(rolledBack.status == 0, "\(rolledBack.stderr)")
+        #expect(rolledBack.stdout.contains("Rolled back 2_books"))
+    }
+
+    @Test func givenAStatementSQLiteRefuses_whenValidating_thenItFailsNamingTheFileAndLine() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        try workspace.write(
+            "2_typo.sql", "-- migrate:up\nCREATE TABLEX typo (id INTEGER);\n-- migrate:down\nSELECT 1;\n")
+        let validate = try docket(["validate", "--migrations", workspace.migrations])
+        #expect(validate.status == 65)
+        #expect(validate.stderr.contains("2_typo.sql:2"), "\(validate.stderr)")
+        #expect(validate.stderr.contains("scratch database"))
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+    }
+
+    @Test func givenADownSectionThatDoesNotUndo_whenValidating_thenTheSecondUpFails() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write(
+            "1_kept.sql", "-- migrate:up\nCREATE TABLE kept (id INTEGER);\n-- migrate:down\nSELECT 1;\n")
+        let validate = try docket(["validate", "--migrations", workspace.migrations])
+        #expect(validate.status == 65)
+        #expect(validate.stderr.contains("table kept already exists"), "\(validate.stderr)")
+    }
+
+    @Test func givenGoodMigrations_whenValidating_thenTheyRunOnAScratchDatabase() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.copyBookstoreMigrations()
+        let validate = try docket(["validate", "--migrations", workspace.migrations])
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(validate.stdout.contains("run up, down and up again on a scratch database: no problems found."))
+    }
+
+    @Test(arguments: [
+        ("0_zero.sql", "version 0 is not a migration version"),
+        ("12345678901234567890123_big.sql", "version 12345678901234567890123 is too large"),
+    ])
+    func givenAnInvalidVersion_whenValidating_thenTheMessageSaysWhatIsWrongWithIt(file: String, message: String) throws
+    {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write(file, "-- migrate:up\nCREATE TABLE t (id INTEGER);\n-- migrate:down\nDROP TABLE t;\n")
+        let validate = try docket(["validate", "--migrations", workspace.migrations])
+        #expect(validate.status == 65)
+        #expect(validate.stderr.contains(message), "\(validate.stderr)")
     }
 }

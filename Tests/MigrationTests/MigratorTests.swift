@@ -325,7 +325,7 @@ import Testing
 
     // MARK: Rollback, targets, dry run, Swift migrations
 
-    @Test func givenAppliedMigrationsWhoseFileIsGone_whenRollingBack_thenTheStoredDownSectionRuns() throws {
+    @Test func givenAppliedMigrationsWhoseFileIsGone_whenRollingBack_thenItIsRefusedUnlessStoredSQLIsAsked() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }
         try workspace.write("1_authors.sql", Self.authors)
@@ -336,7 +336,15 @@ import Testing
         try workspace.delete("2_books.sql")
         #expect(try workspace.migrator().status(db).map(\.state) == [.applied, .missing])
 
-        let runs = try workspace.migrator().rollback(db)
+        // Refused by default: the stored SQL is no longer in the repository for anyone to review.
+        let refused = #expect(throws: MigrationError.self) { try workspace.migrator().rollback(db) }
+        #expect(refused?.kind == .missingMigration)
+        #expect(refused?.message.contains("--use-stored-down") == true)
+        #expect(try appliedVersions(db) == [1, 2])
+
+        var migrator = try workspace.migrator()
+        migrator.usesStoredDownSQL = true
+        let runs = try migrator.rollback(db)
 
         #expect(runs.map(\.id) == ["2_books"])
         #expect(try tableNames(db) == ["authors", "docket_migrations"])

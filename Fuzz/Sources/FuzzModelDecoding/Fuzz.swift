@@ -25,7 +25,7 @@ struct Target: Model {
     var blob: Data?
 }
 
-nonisolated(unsafe) let database = try! Database.temporary()
+let database = try! Database.temporary()
 let columns = [
     "id", "title", "pages", "count", "price", "flag", "published", "key", "amount", "link", "genre", "meta", "blob",
 ]
@@ -64,7 +64,7 @@ public func fuzzModelDecoding(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
     let hostileText = size > 0 && data[0] & 0x80 != 0
     let query = hostileText ? sql.replacingOccurrences(of: "? AS title", with: "CAST(? AS TEXT) AS title") : sql
     do {
-        _ = try database.read { try Target.fetchAll($0, sql: query, row) }
+        _ = try database.blocking.read { try Target.fetchAll($0, sql: query, row) }
     } catch is MappingError {
     } catch let error as DatabaseError {
         preconditionFailure("decoding raised a database error: \(error)")

@@ -193,6 +193,39 @@ public final class Connection {
         }
     }
 
+    /// Copies this connection's database, as its current transaction sees it, into a new file at
+    /// `path` (SQLite's online backup API, every page in one step). A partial file is removed when
+    /// the copy fails.
+    func backup(to path: String) throws {
+        var destination: OpaquePointer?
+        let openCode = sqlite3_open_v2(path, &destination, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil)
+        guard openCode == SQLITE_OK, let destination else {
+            let error = DatabaseError(connection: destination, code: openCode, sql: nil)
+            sqlite3_close_v2(destination)
+            throw DatabaseError(resultCode: error.resultCode, message: "cannot back up to \(path): \(error.message)")
+        }
+        var failure: DatabaseError?
+        if let backup = sqlite3_backup_init(destination, "main", handle, "main") {
+            let step = sqlite3_backup_step(backup, -1)
+            let finish = sqlite3_backup_finish(backup)
+            if step != SQLITE_DONE || finish != SQLITE_OK {
+                let code = step != SQLITE_DONE ? step : finish
+                failure = DatabaseError(
+                    resultCode: code & 0xFF, extendedResultCode: code,
+                    message: "backing up \(self.path) to \(path) failed: \(String(cString: sqlite3_errstr(code)))")
+            }
+        } else {
+            failure = DatabaseError(connection: destination, code: sqlite3_errcode(destination), sql: nil)
+        }
+        sqlite3_close_v2(destination)
+        if let failure {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                try? FileManager.default.removeItem(atPath: path + suffix)
+            }
+            throw failure
+        }
+    }
+
     /// Runs one statement with bound arguments.
     ///
     /// ```swift

@@ -305,3 +305,47 @@ public struct BlockingDatabase: Sendable {
                 + "for another write job", body)
     }
 }
+
+// MARK: Backup
+
+extension Database {
+    /// Writes a consistent copy of the database to a new file at `path`, while the application
+    /// keeps reading and writing: the copy is one snapshot (every commit before it whole, none
+    /// after it), taken on a reader connection with SQLite's online backup API
+    /// (https://sqlite.org/backup.html), so the writer is never blocked.
+    ///
+    /// ```swift
+    /// try await db.backup(to: "/backups/bookstore-2026-12-01.sqlite")
+    /// ```
+    ///
+    /// A plain `cp` of a WAL database can copy the main file without the commits still in its
+    /// `-wal` file, or a torn mix of both; this cannot. The copy is a complete database of its own
+    /// (no `-wal` to carry along). Throws a ``DatabaseError`` naming `path`, and writes nothing,
+    /// when a file is already there, or when its folder does not exist.
+    public func backup(to path: String) async throws {
+        try Self.checkBackupDestination(path)
+        try await read { try $0.backup(to: path) }
+    }
+
+    static func checkBackupDestination(_ path: String) throws {
+        if FileManager.default.fileExists(atPath: path) {
+            throw DatabaseError(
+                resultCode: SQLITE_CANTOPEN,
+                message: "cannot back up to \(path): a file is already there, and a backup never overwrites one; "
+                    + "choose a new path or remove it first")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            throw DatabaseError(
+                resultCode: SQLITE_CANTOPEN, message: "cannot back up to \(path): the folder \(folder) does not exist")
+        }
+    }
+}
+
+extension BlockingDatabase {
+    /// The blocking form of ``Database/backup(to:)``.
+    public func backup(to path: String) throws {
+        try Database.checkBackupDestination(path)
+        try read { try $0.backup(to: path) }
+    }
+}

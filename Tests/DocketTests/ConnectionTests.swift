@@ -151,6 +151,27 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == junk)
     }
 
+    @Test(arguments: [UInt8(1), 0x57])
+    func givenASQLiteHeaderFollowedByGarbage_whenOpening_thenItIsCorruptNeverReadOnly(version: UInt8) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("damaged.sqlite").path
+        var bytes = Array("SQLite format 3\0".utf8) + (16..<8192).map { _ in UInt8.random(in: 0...255) }
+        // Byte 18/19: the file format's write and read versions. Garbage there makes SQLite open the
+        // file read-only, which used to be reported as a permissions problem.
+        bytes[18] = version
+        bytes[19] = version
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: DatabaseError.self) { try Database(path: path) }
+        #expect(error?.codeName != "SQLITE_READONLY", "\(String(describing: error))")
+        #expect(error?.message.contains("read-only") == false, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("corrupt") == true || error?.message.contains("not a SQLite database") == true,
+            "\(String(describing: error))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(bytes))
+    }
+
     @Test func givenAClosedDatabase_whenWriting_thenTheErrorSaysItIsClosed() async throws {
         let db = try Database.temporary()
         db.close()

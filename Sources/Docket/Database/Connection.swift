@@ -80,6 +80,16 @@ public final class Connection {
             let fileIsReadOnly = !readOnly && sqlite3_db_readonly(db, "main") == 1
             cache.removeAll()
             sqlite3_close_v2(db)
+            // A file this process may write that SQLite still opens read-only has a header SQLite
+            // cannot write (garbage after "SQLite format 3"): that is a damaged file, not permissions.
+            if fileIsReadOnly || (!readOnly && error.resultCode == SQLITE_READONLY),
+                let header = Self.damagedHeader(path)
+            {
+                throw DatabaseError(
+                    resultCode: SQLITE_NOTADB, extendedResultCode: SQLITE_NOTADB,
+                    message: "\(path) is corrupt or not a SQLite database: \(header) (SQLite said: \(error.message))",
+                    sql: error.sql)
+            }
             if fileIsReadOnly || (!readOnly && error.resultCode == SQLITE_READONLY) {
                 throw DatabaseError(
                     resultCode: SQLITE_READONLY, extendedResultCode: error.extendedResultCode,
@@ -95,6 +105,23 @@ public final class Connection {
             }
             throw error
         }
+    }
+
+    /// What is wrong with the header of a file this process may write, when SQLite opened it
+    /// read-only because of its header (https://sqlite.org/fileformat.html#file_format_version_numbers),
+    /// else `nil` (then read-only means permissions).
+    static func damagedHeader(_ path: String) -> String? {
+        let folder = (path as NSString).deletingLastPathComponent
+        guard access(path, W_OK) == 0, access(folder.isEmpty ? "." : folder, W_OK) == 0,
+            let file = FileHandle(forReadingAtPath: path)
+        else { return nil }
+        defer { try? file.close() }
+        guard let header = try? file.read(upToCount: 100), header.count >= 20 else { return nil }
+        let write = header[header.startIndex + 18]
+        let read = header[header.startIndex + 19]
+        guard !(1...2).contains(write) || !(1...2).contains(read) else { return nil }
+        return "its header's file format versions are \(write) (write) and \(read) (read), where SQLite writes 1 "
+            + "or 2; the bytes after \"SQLite format 3\" are not a database header"
     }
 
     private func configure(_ configuration: Configuration, readOnly: Bool) throws {

@@ -37,6 +37,7 @@ struct StatusCommand: ParsableCommand {
                     database: try location.requireDatabase(), migrationsFolder: location.migrations,
                     migrations: entries)
                 print(String(decoding: try encoder.encode(document), as: UTF8.self))
+                try Self.failIfAnyProblem(entries)
                 return
             }
             print("Database:   \(try location.requireDatabase())")
@@ -51,6 +52,7 @@ struct StatusCommand: ParsableCommand {
                 if let milliseconds = entry.durationMilliseconds { line += " in \(formatDuration(milliseconds))" }
                 if entry.isOutOfOrder { line += "  (older than the latest applied migration)" }
                 if !entry.isReversible { line += "  (irreversible)" }
+                if let problem = entry.problem { line += "  (problem: \(problem))" }
                 print(line.trimmingCharacters(in: .whitespaces))
             }
             let counts = MigrationStatus.State.allCases.compactMap { state -> String? in
@@ -58,6 +60,15 @@ struct StatusCommand: ParsableCommand {
                 return count == 0 ? nil : "\(count) \(state.rawValue)"
             }
             if !counts.isEmpty { print("\n" + counts.joined(separator: ", ") + ".") }
+            try Self.failIfAnyProblem(entries)
         }
+    }
+
+    /// After listing everything: the problems on standard error, and exit 65.
+    static func failIfAnyProblem(_ entries: [MigrationStatus]) throws {
+        let problems = Set(entries.compactMap(\.problem)).sorted()
+        guard !problems.isEmpty else { return }
+        for problem in problems { Failure.printError(problem) }
+        throw Failure.invalidMigrations
     }
 }

@@ -13,6 +13,8 @@ extension Migrator {
     ) throws(MigrationError) -> [MigrationRun] {
         let history = try readHistory(db)
         guard steps >= 1 else { throw MigrationError(.invalidTarget, "the number of steps must be 1 or more.") }
+        // Nothing applied: nothing to roll back, which is not an error (exit 0, as Docs/CLI.md says).
+        if history.isEmpty { return [] }
         guard steps <= history.count else {
             throw MigrationError(
                 .invalidTarget,

@@ -233,8 +233,11 @@ public struct Migrator: Sendable {
     ///
     /// Unlike the other operations, status does not refuse edited or out-of-order migrations: it
     /// shows them. It throws only for problems in the migrations themselves (names, sections, duplicates).
+    ///
+    /// Two migrations with one version do not stop it: both are listed, each with its ``MigrationStatus/problem``.
     public func status(history: [AppliedMigration]) throws(MigrationError) -> [MigrationStatus] {
-        if let error = MigrationError.combining(definitionProblems) { throw error }
+        let problems = definitionProblems
+        if let error = MigrationError.combining(problems.filter { $0.kind != .duplicateVersion }) { throw error }
         let comparison = compare(history)
         let modified = Set(comparison.modified.map(\.0.version))
         let outOfOrder = Set(comparison.outOfOrder.map(\.version))
@@ -257,7 +260,23 @@ public struct Migrator: Sendable {
                     appliedAt: nil, durationMilliseconds: nil, isReversible: migration.down != nil,
                     isOutOfOrder: outOfOrder.contains(migration.version)))
         }
-        return entries.sorted { $0.version < $1.version }
+        // Versions used twice: every file is listed, each marked.
+        let duplicated = Dictionary(grouping: migrations, by: \.version).filter { $0.value.count > 1 }
+        for (version, same) in duplicated {
+            let problem =
+                "version \(version) is used by \(same.count) migrations: "
+                + same.map { $0.path ?? $0.id }.joined(separator: ", ") + "; give each a version of its own"
+            for i in entries.indices where entries[i].version == version { entries[i].problem = problem }
+            for migration in same where !entries.contains(where: { $0.version == version && $0.path == migration.path })
+            {
+                var entry = MigrationStatus(
+                    version: version, name: migration.name, state: .pending, path: migration.path, appliedAt: nil,
+                    durationMilliseconds: nil, isReversible: migration.down != nil, isOutOfOrder: false)
+                entry.problem = problem
+                entries.append(entry)
+            }
+        }
+        return entries.sorted { ($0.version, $0.path ?? "") < ($1.version, $1.path ?? "") }
     }
 
     /// Reads the database's history and returns ``status(history:)``.
@@ -302,4 +321,7 @@ public struct MigrationStatus: Sendable, Hashable, Codable {
     public let isReversible: Bool
     /// For a pending migration: whether it is older than the latest applied one.
     public let isOutOfOrder: Bool
+    /// What is wrong with it, when something is: two files with one version, say. `docket status`
+    /// still lists every migration, marks these, and exits 65.
+    public var problem: String? = nil
 }

@@ -387,6 +387,45 @@ func docket(_ arguments: [String], environment: [String: String] = [:]) throws -
         #expect(rolledBack.stdout.contains("Rolled back 2_books"))
     }
 
+    @Test func givenTwoFilesWithOneVersion_whenShowingStatus_thenBothAreListedAndMarked() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        try workspace.write("2_books.sql", MigratorTests.books)
+        try workspace.write(
+            "2_more_books.sql", "-- migrate:up\nCREATE TABLE more (id INTEGER);\n-- migrate:down\nDROP TABLE more;\n")
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        let status = try docket(["status"] + arguments)
+        #expect(status.status == 65)
+        #expect(status.stdout.contains("pending  1  authors"), "\(status.stdout)")
+        let marked = status.stdout.split(separator: "\n").filter {
+            $0.contains("(problem: version 2 is used by 2 migrations")
+        }
+        #expect(marked.count == 2, "\(status.stdout)")
+        #expect(status.stderr.contains("give each a version of its own"))
+        let json = try docket(["status", "--json"] + arguments)
+        #expect(json.status == 65)
+        struct Document: Decodable {
+            struct Entry: Decodable {
+                let version: Int64
+                let problem: String?
+            }
+            let migrations: [Entry]
+        }
+        let document = try JSONDecoder().decode(Document.self, from: Data(json.stdout.utf8))
+        #expect(document.migrations.map(\.version) == [1, 2, 2])
+        #expect(document.migrations.filter { $0.problem != nil }.count == 2)
+    }
+
+    @Test func givenNothingApplied_whenRollingBack_thenNothingToRollBackAndExit0() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        let rollback = try docket(["rollback", "--database", workspace.database, "--migrations", workspace.migrations])
+        #expect(rollback.status == 0, "\(rollback.stderr)")
+        #expect(rollback.stdout.contains("Nothing to roll back"))
+    }
+
     @Test func givenAStatementSQLiteRefuses_whenValidating_thenItFailsNamingTheFileAndLine() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }

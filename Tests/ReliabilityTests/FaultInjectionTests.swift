@@ -119,6 +119,44 @@ let reliabilitySchema = """
         #expect(final.books == final.authors * 40)
     }
 
+    @Test func givenTheSyncOfACommitFails_whenCommitting_thenTheOutcomeIsReportedUnknownNotFailed() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-fsync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("fsync.sqlite").path
+        var db: Database? = try Self.open(path, synchronous: .full)
+        try db!.blocking.write { try $0.execute(reliabilitySchema) }
+        try commitOneUnit(db!, tag: "seed")
+        // How many writes and syncs one commit makes; at FULL the last is the sync of the -wal.
+        faultvfs_arm(1_000_000, sqliteIOErrWrite)
+        try commitOneUnit(db!, tag: "measure")
+        let calls = faultvfs_calls()
+        faultvfs_disarm()
+        let before = try Self.counts(path)
+
+        faultvfs_arm(calls - 1, SQLITE_IOERR | (4 << 8))  // SQLITE_IOERR_FSYNC on that last sync
+        var caught: Error?
+        do { try commitOneUnit(db!, tag: "unknown") } catch { caught = error }
+        faultvfs_disarm()
+        let error = try #require(caught as? DatabaseError, "\(String(describing: caught))")
+        #expect(error.isCommitOutcomeUnknown)
+        #expect(error.message.hasPrefix("commit outcome unknown: syncing the commit to disk failed"))
+        #expect(error.codeName == "SQLITE_IOERR_FSYNC")
+
+        // A restart decides: the commit is either wholly there or wholly absent, never in part.
+        db!.close()
+        db = nil
+        let after = try Self.counts(path)
+        #expect(after.integrity == "ok")
+        #expect(
+            (after.authors == before.authors && after.books == before.books)
+                || (after.authors == before.authors + 1 && after.books == before.books + 40),
+            "\(before) → \(after)")
+        print(
+            "fsync failure at COMMIT: after a restart the commit is \(after.authors > before.authors ? "present" : "absent")"
+        )
+    }
+
     @Test func givenAFullDisk_whenCommitting_thenTheErrorSaysSoAndNothingIsCorrupted() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-full-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -138,7 +138,8 @@ private struct WriterLoop {
             try connection.execute("COMMIT")
         } catch {
             rollback()
-            for job in succeeded { job.finish(error) }
+            let reported = Self.commitFailure(error, jobs: succeeded.count)
+            for job in succeeded { job.finish(reported) }
             return
         }
         for job in succeeded { job.finish(nil) }
@@ -165,6 +166,24 @@ private struct WriterLoop {
 
     private func rollback() {
         if connection.isInTransaction { try? connection.execute("ROLLBACK") }
+    }
+
+    /// A failed `COMMIT`: when its sync failed, the frames are already in the `-wal`, and a restart
+    /// may find the transaction committed (https://sqlite.org/lang_transaction.html, "Response To
+    /// Errors Within A Transaction"): the outcome is unknown, and the error says so.
+    static func commitFailure(_ error: any Error, jobs: Int) -> any Error {
+        guard let error = error as? DatabaseError,
+            error.extendedResultCode == SQLITE_IOERR_FSYNC || error.extendedResultCode == SQLITE_IOERR_DIR_FSYNC
+        else { return error }
+        var unknown = DatabaseError(
+            resultCode: error.resultCode, extendedResultCode: error.extendedResultCode,
+            message: "commit outcome unknown: syncing the commit to disk failed (\(error.message)) after its changes "
+                + "were written to the -wal file, so after a crash or restart they may or may not be in the database"
+                + (jobs > 1 ? " (with the \(jobs - 1) other commits of its group)" : "")
+                + ". Check for them before writing them again, or retry in a way that is safe to repeat",
+            sql: error.sql)
+        unknown.isCommitOutcomeUnknown = true
+        return unknown
     }
 
     /// SQLITE_BUSY from `BEGIN IMMEDIATE`, said so that a user can act on it.

@@ -37,6 +37,10 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
     /// For a FOREIGN KEY failure Docket explained: the table the row references (or, for a delete,
     /// that still references it).
     public var referencedTable: String?
+    /// `true` when a `COMMIT` failed after its frames were written to the `-wal` (its sync
+    /// failed): the commit may or may not be in the file after a crash or restart. A caller must not
+    /// assume that nothing landed: check for the rows, or retry in a way that is safe to repeat.
+    public var isCommitOutcomeUnknown = false
 
     /// For a constraint violation: its kind, table and columns, from SQLite's report and what
     /// Docket knows of the row at fault.
@@ -193,6 +197,7 @@ private let resultCodeNames: [Int32: String] = [
     SQLITE_CONSTRAINT_TRIGGER: "SQLITE_CONSTRAINT_TRIGGER",
     SQLITE_READONLY_DBMOVED: "SQLITE_READONLY_DBMOVED", SQLITE_IOERR_WRITE: "SQLITE_IOERR_WRITE",
     SQLITE_IOERR_FSYNC: "SQLITE_IOERR_FSYNC", SQLITE_IOERR_READ: "SQLITE_IOERR_READ",
+    SQLITE_IOERR_DIR_FSYNC: "SQLITE_IOERR_DIR_FSYNC",
     SQLITE_BUSY_SNAPSHOT: "SQLITE_BUSY_SNAPSHOT", SQLITE_CANTOPEN_ISDIR: "SQLITE_CANTOPEN_ISDIR",
 ]
 
@@ -218,6 +223,8 @@ let SQLITE_IOERR_READ: Int32 = SQLITE_IOERR | (1 << 8)
 let SQLITE_IOERR_WRITE: Int32 = SQLITE_IOERR | (3 << 8)
 // swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_IOERR_FSYNC: Int32 = SQLITE_IOERR | (4 << 8)
+// swift-format-ignore: AlwaysUseLowerCamelCase
+let SQLITE_IOERR_DIR_FSYNC: Int32 = SQLITE_IOERR | (5 << 8)
 // swift-format-ignore: AlwaysUseLowerCamelCase
 let SQLITE_BUSY_SNAPSHOT: Int32 = SQLITE_BUSY | (2 << 8)
 // swift-format-ignore: AlwaysUseLowerCamelCase

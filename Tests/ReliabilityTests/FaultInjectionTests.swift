@@ -119,6 +119,92 @@ let reliabilitySchema = """
         #expect(final.books == final.authors * 40)
     }
 
+    /// Queues `count` units of work behind a job that holds the writer, so they run as one group,
+    /// and returns each one's tag and outcome (`nil`: committed).
+    static func groupOfCommits(_ db: Database, count: Int, round: Int) async -> [(String, Error?)] {
+        await withTaskGroup(of: (String, Error?).self) { group in
+            group.addTask {
+                // Holds the writer while the others queue up behind it; it writes nothing.
+                _ = try? await db.write { _ in Thread.sleep(forTimeInterval: 0.05) }
+                return ("holder", nil)
+            }
+            for i in 0..<count {
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(10))
+                    let tag = "round \(round) unit \(i)"
+                    do {
+                        try await withUnitOfWork(db) { uow in
+                            let author = uow.insert(Author(name: tag))
+                            for b in 0..<3 {
+                                try uow.insert(
+                                    Book(title: "\(tag) book \(b) " + String(repeating: "y", count: 300)),
+                                    linking: \.authorID, to: author)
+                            }
+                        }
+                        return (tag, nil)
+                    } catch {
+                        return (tag, error)
+                    }
+                }
+            }
+            var outcomes: [(String, Error?)] = []
+            for await outcome in group where outcome.0 != "holder" { outcomes.append(outcome) }
+            return outcomes
+        }
+    }
+
+    @Test func givenSixteenUnitsOfWorkInOneGroup_whenAFaultHitsEveryPointOfTheGroup_thenEachCallerIsToldTheTruth()
+        async throws
+    {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-group-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("group.sqlite").path
+        let db = try Self.open(path, synchronous: .full)
+        defer { db.close() }
+        try await db.write { try $0.execute(reliabilitySchema) }
+        var faultPoints = 0
+        var n: Int32 = 0
+        while n < 2000 {
+            faultvfs_arm(n, sqliteIOErrWrite)
+            let outcomes = await Self.groupOfCommits(db, count: 16, round: Int(n))
+            let injected = faultvfs_faults()
+            faultvfs_disarm()
+            // What a restarted process would find.
+            let check = try Database(path: path)
+            let present = Set(try check.blocking.read { try Author.all().fetchAll($0).map(\.name) })
+            let integrity = try check.blocking.read { try $0.scalar(String.self, "PRAGMA integrity_check") }
+            let partial = try check.blocking.read {
+                try $0.scalar(
+                    Int.self,
+                    "SELECT count(*) FROM authors a WHERE (SELECT count(*) FROM books b WHERE b.author_id = a.id) != 3")
+            }
+            check.close()
+            #expect(integrity == "ok", "fault after \(n) calls")
+            #expect(partial == 0, "fault after \(n) calls: a commit landed in part")
+            for (tag, error) in outcomes {
+                if let error {
+                    let unknown = (error as? DatabaseError)?.isCommitOutcomeUnknown == true
+                    #expect(unknown || !present.contains(tag), "fault after \(n) calls: \(tag) failed but is there")
+                    #expect(error is DatabaseError, "fault after \(n) calls: \(tag): \(error)")
+                } else {
+                    #expect(present.contains(tag), "fault after \(n) calls: \(tag) was told committed but is missing")
+                }
+            }
+            // The Database keeps serving commits.
+            let recovery = await Self.groupOfCommits(db, count: 2, round: -Int(n) - 1)
+            #expect(recovery.allSatisfy { $0.1 == nil }, "after a fault at \(n): \(recovery)")
+            if injected == 0 {
+                #expect(outcomes.allSatisfy { $0.1 == nil })
+                break
+            }
+            faultPoints += 1
+            n += 1
+        }
+        #expect(faultPoints > 10, "only \(faultPoints) fault points")
+        print("group fault sweep: \(faultPoints) fault points, 16 units of work each")
+    }
+
     @Test func givenTheSyncOfACommitFails_whenCommitting_thenTheOutcomeIsReportedUnknownNotFailed() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-fsync-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

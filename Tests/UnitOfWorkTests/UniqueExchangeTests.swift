@@ -42,6 +42,18 @@ struct Badge: Model, Equatable {
         return fx
     }
 
+    /// Loads rows `first` and `second` of `M` through `uow`, exchanges their `keyPath` values and
+    /// queues both updates.
+    func queueSwap<M: Model, V>(_ keyPath: WritableKeyPath<M, V>, of first: M.ID, _ second: M.ID, in uow: UnitOfWork)
+        async throws
+    {
+        var a = try #require(try await uow.find(M.self, id: first))
+        var b = try #require(try await uow.find(M.self, id: second))
+        (a[keyPath: keyPath], b[keyPath: keyPath]) = (b[keyPath: keyPath], a[keyPath: keyPath])
+        uow.update(a)
+        uow.update(b)
+    }
+
     func emails(_ fx: Fixture) async throws -> [String] {
         try await fx.db.read { try Subscriber.all().order("id").fetchAll($0).map(\.email) }
     }
@@ -49,11 +61,7 @@ struct Badge: Model, Equatable {
     @Test func givenTwoRowsSwappingAUniqueColumn_whenCommitting_thenTheSwapLands() async throws {
         let fx = try await fixture()
         let uow = UnitOfWork(database: fx.db)
-        var a = try #require(try await uow.find(Subscriber.self, id: 1))
-        var b = try #require(try await uow.find(Subscriber.self, id: 2))
-        (a.email, b.email) = (b.email, a.email)
-        uow.update(a)
-        uow.update(b)
+        try await queueSwap(\Subscriber.email, of: 1, 2, in: uow)
         try await uow.commit()
         #expect(try await emails(fx) == ["b@x", "a@x", "c@x"])
         // One row is set aside first (a temporary text: the column is NOT NULL), checked against
@@ -101,11 +109,7 @@ struct Badge: Model, Equatable {
     @Test func givenANullableUniqueColumn_whenSwapped_thenTheRowIsSetAsideAsNull() async throws {
         let fx = try await fixture()
         let uow = UnitOfWork(database: fx.db)
-        var a = try #require(try await uow.find(Subscriber.self, id: 1))
-        var b = try #require(try await uow.find(Subscriber.self, id: 2))
-        (a.nickname, b.nickname) = (b.nickname, a.nickname)
-        uow.update(a)
-        uow.update(b)
+        try await queueSwap(\Subscriber.nickname, of: 1, 2, in: uow)
         let plan = try await uow.plan()
         guard case .releaseUnique(_, "nickname", _, .null)? = plan.steps.first else {
             Issue.record("expected a release to NULL first, got \(plan.steps)")
@@ -151,11 +155,7 @@ struct Badge: Model, Equatable {
     @Test func givenASwapAndAnInsertInOneCommit_whenCommitting_thenThePlannerStillOrdersIt() async throws {
         let fx = try await fixture()
         let uow = UnitOfWork(database: fx.db)
-        var a = try #require(try await uow.find(Subscriber.self, id: 1))
-        var b = try #require(try await uow.find(Subscriber.self, id: 2))
-        (a.email, b.email) = (b.email, a.email)
-        uow.update(a)
-        uow.update(b)
+        try await queueSwap(\Subscriber.email, of: 1, 2, in: uow)
         // A new row takes C's email while C moves away: the insert waits for C's update.
         var c = try #require(try await uow.find(Subscriber.self, id: 3))
         c.email = "moved@x"
@@ -168,11 +168,7 @@ struct Badge: Model, Equatable {
     @Test func givenNoSafeTemporaryValue_whenSwapping_thenItFailsBeforeAnySQLNamingRowsAndIndex() async throws {
         let fx = try await fixture()
         let uow = UnitOfWork(database: fx.db)
-        var a = try #require(try await uow.find(Badge.self, id: 1))
-        var b = try #require(try await uow.find(Badge.self, id: 2))
-        (a.code, b.code) = (b.code, a.code)
-        uow.update(a)
-        uow.update(b)
+        try await queueSwap(\Badge.code, of: 1, 2, in: uow)
         fx.reset()
         let error = await #expect(throws: FlushError.self) { try await uow.commit() }
         guard case .uniqueExchange(let rows, let table, let index, let columns, _)? = error else {

@@ -387,6 +387,30 @@ func docket(_ arguments: [String], environment: [String: String] = [:]) throws -
         #expect(rolledBack.stdout.contains("Rolled back 2_books"))
     }
 
+    @Test func givenAnExistingDatabaseThatCannotBeWritten_whenMigrating_thenExit66SaysReadOnly() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", MigratorTests.authors)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        try workspace.write("2_books.sql", MigratorTests.books)
+        // Tests run as root, whom file permissions do not stop: an immutable file does.
+        func chattr(_ flag: String) throws -> Int32 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["chattr", flag, workspace.database]
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        #expect(try chattr("+i") == 0, "chattr +i failed: the file system does not support immutable files")
+        defer { _ = try? chattr("-i") }
+        let migrate = try docket(["migrate"] + arguments)
+        #expect(migrate.status == 66, "\(migrate.stderr)")
+        #expect(migrate.stderr.contains("is read-only"), "\(migrate.stderr)")
+        #expect(!migrate.stdout.contains("Applied"))
+    }
+
     @Test func givenTwoFilesWithOneVersion_whenShowingStatus_thenBothAreListedAndMarked() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }

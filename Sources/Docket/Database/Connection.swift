@@ -76,6 +76,11 @@ public final class Connection {
         }
         do {
             try configure(configuration, readOnly: readOnly)
+            // SQLite opens a file it may not write read-only, without an error: the writer would
+            // then fail at its first write (a migration's first statement, say). Say so at open.
+            if !readOnly && sqlite3_db_readonly(db, "main") == 1 {
+                throw DatabaseError(resultCode: SQLITE_READONLY, message: "attempt to write a readonly database")
+            }
         } catch let error as DatabaseError {
             let fileIsReadOnly = !readOnly && sqlite3_db_readonly(db, "main") == 1
             cache.removeAll()

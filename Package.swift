@@ -103,7 +103,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "DocketCrashWorker",
-            dependencies: ["Docket"],
+            dependencies: ["Docket", "CFaultVFS"],
             path: "Tests/Support/CrashWorker"
         ),
         .target(

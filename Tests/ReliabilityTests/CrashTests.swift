@@ -84,6 +84,75 @@ import Testing
         let books = try db.blocking.read { try $0.scalar("SELECT count(*) FROM books").integerValue ?? -1 }
         #expect(books == Int64(names.count * 2))
     }
+
+    /// Starts the worker with a fault after `faultAfter` writes, SIGKILLs it after `milliseconds`
+    /// (or lets it finish), and returns what it reported.
+    func faultRound(database: String, faultAfter: Int, milliseconds: Int) throws -> (acked: [String], failed: [String])
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.workerPath)
+        process.arguments = [database, "16", "full", "20", "fault-after=\(faultAfter)"]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let reader = stdout.fileHandleForReading
+        let collected = Collected()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { break }
+                collected.append(data)
+            }
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        done.wait()
+        let lines = collected.text.split(separator: "\n")
+        let acked = lines.compactMap { $0.hasPrefix("ack ") ? String($0.dropFirst(4)) : nil }
+        // A failure whose outcome is unknown may or may not be there: it is not checked.
+        let failed = lines.compactMap { line -> String? in
+            guard line.hasPrefix("fail "), line.hasSuffix(" failed") else { return nil }
+            return String(line.dropFirst(5).dropLast(7))
+        }
+        return (acked, failed)
+    }
+
+    @Test func givenAFaultDuringGroupCommitsAndASIGKILL_whenTheFileIsReopened_thenEveryReportedOutcomeHolds() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "docket-crashfault-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var reported = 0
+        for (round, faultAfter) in [0, 2, 5, 9, 14, 20, 30].enumerated() {
+            let path = folder.appendingPathComponent("round-\(round).sqlite").path
+            let (acked, failed) = try faultRound(
+                database: path, faultAfter: faultAfter, milliseconds: Int.random(in: 30...200))
+            reported += acked.count + failed.count
+            let db = try Database(path: path)
+            defer { db.close() }
+            let (integrity, names, partial) = try db.blocking.read { db in
+                (
+                    try db.scalar(String.self, "PRAGMA integrity_check"),
+                    Set(try db.fetchAll("SELECT name FROM authors").compactMap { $0.values[0].textValue }),
+                    try db.scalar(
+                        Int.self,
+                        "SELECT count(*) FROM authors a WHERE (SELECT count(*) FROM books b WHERE b.author_id = a.id) != 2"
+                    )
+                )
+            }
+            #expect(integrity == "ok", "fault after \(faultAfter)")
+            #expect(partial == 0, "fault after \(faultAfter): a commit is there in part")
+            for tag in acked {
+                #expect(names.contains(tag), "fault after \(faultAfter): acknowledged \(tag) is missing")
+            }
+            for tag in failed { #expect(!names.contains(tag), "fault after \(faultAfter): failed \(tag) is there") }
+        }
+        #expect(reported > 0, "the workers reported nothing")
+    }
 }
 
 /// Output read from the worker's pipe on another thread.
@@ -103,4 +172,5 @@ final class Collected: @unchecked Sendable {
         defer { lock.unlock() }
         return String(decoding: data, as: UTF8.self)
     }
+
 }

@@ -226,7 +226,7 @@ let reliabilitySchema = """
         faultvfs_disarm()
         let error = try #require(caught as? DatabaseError, "\(String(describing: caught))")
         #expect(error.isCommitOutcomeUnknown)
-        #expect(error.message.hasPrefix("commit outcome unknown: syncing the commit to disk failed"))
+        #expect(error.message.hasPrefix("commit outcome unknown: writing the commit to disk failed"))
         #expect(error.codeName == "SQLITE_IOERR_FSYNC")
 
         // A restart decides: the commit is either wholly there or wholly absent, never in part.

@@ -168,19 +168,22 @@ private struct WriterLoop {
         if connection.isInTransaction { try? connection.execute("ROLLBACK") }
     }
 
-    /// A failed `COMMIT`: when its sync failed, the frames are already in the `-wal`, and a restart
-    /// may find the transaction committed (https://sqlite.org/lang_transaction.html, "Response To
-    /// Errors Within A Transaction"): the outcome is unknown, and the error says so.
+    /// A failed `COMMIT`. When the disk failed it (an I/O error, a full disk), the commit's frames,
+    /// its commit frame included, may already be in the `-wal`: a sync that failed after they were
+    /// written, or a padding frame written after the commit frame. A restart may then find the
+    /// transaction committed (https://sqlite.org/lang_transaction.html, "Response To Errors Within
+    /// A Transaction"): the outcome is unknown, and the error says so. `CrashTests` SIGKILLs a
+    /// worker after such faults and found "failed" commits in the file before this was reported.
     static func commitFailure(_ error: any Error, jobs: Int) -> any Error {
-        guard let error = error as? DatabaseError,
-            error.extendedResultCode == SQLITE_IOERR_FSYNC || error.extendedResultCode == SQLITE_IOERR_DIR_FSYNC
+        guard let error = error as? DatabaseError, error.resultCode == SQLITE_IOERR || error.resultCode == SQLITE_FULL
         else { return error }
         var unknown = DatabaseError(
             resultCode: error.resultCode, extendedResultCode: error.extendedResultCode,
-            message: "commit outcome unknown: syncing the commit to disk failed (\(error.message)) after its changes "
-                + "were written to the -wal file, so after a crash or restart they may or may not be in the database"
+            message: "commit outcome unknown: writing the commit to disk failed (\(error.message)) after some or all "
+                + "of it may have reached the -wal file, so after a crash or restart it may or may not be in the "
+                + "database"
                 + (jobs > 1 ? " (with the \(jobs - 1) other commits of its group)" : "")
-                + ". Check for them before writing them again, or retry in a way that is safe to repeat",
+                + ". Check for it before writing it again, or retry in a way that is safe to repeat",
             sql: error.sql)
         unknown.isCommitOutcomeUnknown = true
         return unknown

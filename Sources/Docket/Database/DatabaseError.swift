@@ -37,9 +37,10 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
     /// For a FOREIGN KEY failure Docket explained: the table the row references (or, for a delete,
     /// that still references it).
     public var referencedTable: String?
-    /// `true` when a `COMMIT` failed after its frames were written to the `-wal` (its sync
-    /// failed): the commit may or may not be in the file after a crash or restart. A caller must not
-    /// assume that nothing landed: check for the rows, or retry in a way that is safe to repeat.
+    /// `true` when the `COMMIT` itself failed with an I/O error or a full disk, after some or all of
+    /// its frames may have reached the `-wal`: the commit may or may not be in the file after a crash
+    /// or restart. A caller must not assume that nothing landed: check for the rows, or retry in a
+    /// way that is safe to repeat.
     public var isCommitOutcomeUnknown = false
 
     /// For a constraint violation: its kind, table and columns, from SQLite's report and what

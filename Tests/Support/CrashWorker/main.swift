@@ -1,3 +1,4 @@
+import CFaultVFS
 import Docket
 import Foundation
 
@@ -9,6 +10,11 @@ import Foundation
 /// after `commit()` returns, the worker prints `ack <tag>` and flushes stdout. With a number of
 /// commits per task, each task stops after that many, and the worker prints `done` and exits 0
 /// (the multi-process tests run several at once on one file); a failed commit exits 3.
+///
+/// With a sixth argument `fault-after=N`, the database is opened on the fault-injecting VFS, which
+/// fails every write, sync and truncate after the first N (once the tables exist): each commit then
+/// prints `ack <tag>` or `fail <tag> <unknown|failed>`, and the worker carries on. The fault tests
+/// SIGKILL it at a random moment around the fault and check each reported outcome.
 struct Author: Model {
     var id: Int64?
     var name: String
@@ -29,6 +35,11 @@ guard arguments.count >= 3, let tasks = Int(arguments[2]) else {
 var configuration = Configuration()
 configuration.synchronous = arguments.count > 3 && arguments[3] == "full" ? .full : .normal
 let commitsPerTask = arguments.count > 4 ? Int(arguments[4]) : nil
+let faultAfter = arguments.count > 5 && arguments[5].hasPrefix("fault-after=") ? Int32(arguments[5].dropFirst(12)) : nil
+if faultAfter != nil {
+    guard faultvfs_register() == 0 else { exit(4) }
+    configuration.vfsName = "faultvfs"
+}
 let db = try Database(path: arguments[1], configuration: configuration)
 try await db.write { db in
     try db.execute(
@@ -38,6 +49,7 @@ try await db.write { db in
                                           title TEXT NOT NULL);
         """)
 }
+if let faultAfter { faultvfs_arm(faultAfter, 10 | (3 << 8)) }  // SQLITE_IOERR_WRITE
 /// Writes a line straight to the pipe (unbuffered, one write(2) under PIPE_BUF bytes, so lines from
 /// concurrent tasks never interleave and nothing sits in a buffer when the process is killed).
 func emit(_ line: String) {
@@ -60,6 +72,11 @@ await withTaskGroup(of: Void.self) { group in
                     }
                     emit("ack \(tag)")
                 } catch {
+                    if faultAfter != nil {
+                        let unknown = (error as? DatabaseError)?.isCommitOutcomeUnknown == true
+                        emit("fail \(tag) \(unknown ? "unknown" : "failed")")
+                        continue
+                    }
                     FileHandle.standardError.write(Data("commit failed: \(error)\n".utf8))
                     exit(3)
                 }

@@ -10,12 +10,12 @@ import Testing
             .appendingPathComponent("DocketCrashWorker").path
     }
 
-    /// Runs one round: start the worker, let it commit for `milliseconds`, SIGKILL it, and return
-    /// the tags it acknowledged.
-    func round(database: String, tasks: Int, synchronous: String, milliseconds: Int) throws -> [String] {
+    /// Starts the worker with `arguments`, SIGKILLs it after `milliseconds` if it is still running,
+    /// and returns what it printed and whether it was killed.
+    func runWorker(_ arguments: [String], milliseconds: Int) throws -> (lines: [Substring], killed: Bool) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.workerPath)
-        process.arguments = [database, String(tasks), synchronous]
+        process.arguments = arguments
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
@@ -32,13 +32,18 @@ import Testing
             done.signal()
         }
         Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
-        kill(process.processIdentifier, SIGKILL)
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         done.wait()
-        #expect(process.terminationReason == .uncaughtSignal, "the worker exited on its own: \(collected.text)")
-        return collected.text.split(separator: "\n").compactMap { line in
-            line.hasPrefix("ack ") ? String(line.dropFirst(4)) : nil
-        }
+        return (collected.text.split(separator: "\n"), process.terminationReason == .uncaughtSignal)
+    }
+
+    /// Runs one round: start the worker, let it commit for `milliseconds`, SIGKILL it, and return
+    /// the tags it acknowledged.
+    func round(database: String, tasks: Int, synchronous: String, milliseconds: Int) throws -> [String] {
+        let (lines, killed) = try runWorker([database, String(tasks), synchronous], milliseconds: milliseconds)
+        #expect(killed, "the worker exited on its own: \(lines.joined(separator: "\n"))")
+        return lines.compactMap { line in line.hasPrefix("ack ") ? String(line.dropFirst(4)) : nil }
     }
 
     @Test(arguments: ["normal", "full"])
@@ -89,29 +94,8 @@ import Testing
     /// (or lets it finish), and returns what it reported.
     func faultRound(database: String, faultAfter: Int, milliseconds: Int) throws -> (acked: [String], failed: [String])
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.workerPath)
-        process.arguments = [database, "16", "full", "20", "fault-after=\(faultAfter)"]
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let reader = stdout.fileHandleForReading
-        let collected = Collected()
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            while true {
-                let data = reader.availableData
-                if data.isEmpty { break }
-                collected.append(data)
-            }
-            done.signal()
-        }
-        Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        done.wait()
-        let lines = collected.text.split(separator: "\n")
+        let (lines, _) = try runWorker(
+            [database, "16", "full", "20", "fault-after=\(faultAfter)"], milliseconds: milliseconds)
         let acked = lines.compactMap { $0.hasPrefix("ack ") ? String($0.dropFirst(4)) : nil }
         // A failure whose outcome is unknown may or may not be there: it is not checked.
         let failed = lines.compactMap { line -> String? in

@@ -146,6 +146,29 @@ struct Meeting: Model, Equatable {
         #expect(try await value(fx) == 8)
     }
 
+    @Test func givenAnUnloadedAndALoadedRowWritingTheSameColumns_whenCommitted_thenEachGetsItsOwnStatement()
+        async throws
+    {
+        let fx = try await fixture()
+        try await fx.db.write { try $0.execute("INSERT INTO counters (id, value, note) VALUES (2, 0, NULL)") }
+        fx.reset()
+        let uow = UnitOfWork(database: fx.db)
+        // Not loaded: written by key. Loaded, with every column changed: the same columns, compared.
+        uow.update(Counter(id: 2, value: 5, note: "unloaded"))
+        var loaded = try #require(try await uow.find(Counter.self, id: 1))
+        loaded.value = 7
+        loaded.note = "loaded"
+        uow.update(loaded)
+        try await uow.commit()
+        #expect(
+            fx.writes == [
+                #"UPDATE "counters" SET "value" = ?, "note" = ? WHERE "id" = ?"#,
+                #"UPDATE "counters" SET "value" = ?, "note" = ? WHERE "id" = ? AND "value" IS ? AND "note" IS ?"#,
+            ])
+        let rows = try await fx.db.read { try Counter.all().order("id").fetchAll($0) }
+        #expect(rows == [Counter(id: 1, value: 7, note: "loaded"), Counter(id: 2, value: 5, note: "unloaded")])
+    }
+
     @Test func givenAColumnStoredInAnotherForm_whenChanged_thenTheUpdateLandsWithoutAFalseConflict() async throws {
         let fx = try await fixture()
         let uow = UnitOfWork(database: fx.db)

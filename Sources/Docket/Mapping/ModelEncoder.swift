@@ -313,8 +313,7 @@ enum ValueEncoding {
         }
         if T.self == Data.self { return .blob(value as! Data) }
         if T.self == URL.self { return .text((value as! URL).absoluteString) }
-        if T.self == Decimal.self {
-            let decimal = value as! Decimal
+        if T.self == Decimal.self, let decimal = value as? Decimal {
             // Decimal.nan's description is "NaN", which no Decimal reads back: every later read of
             // the row would fail.
             guard !decimal.isNaN else { throw fail("Decimal.nan cannot be stored: no Decimal reads back its text") }

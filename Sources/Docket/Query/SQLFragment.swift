@@ -10,11 +10,7 @@ enum SQLFragment {
         var quote: UInt8?
         var previous: UInt8 = 0
         var inComment = false
-        let bytes = Array(fragment.utf8)
-        var i = 0
-        while i < bytes.count {
-            let byte = bytes[i]
-            defer { i += 1 }
+        for byte in fragment.utf8 {
             if inComment {
                 if previous == UInt8(ascii: "*"), byte == UInt8(ascii: "/") {
                     inComment = false

@@ -107,11 +107,9 @@ enum ChangeQueueMark {
     @usableFromInline private(set) var generation: Int32 = 0
     /// Each cut: the generation it started, the rows kept, and the rows cut (so that their handles
     /// still read the value they queued).
-    private var truncations: [(generation: Int32, kept: Int, tail: [M])] = [] {
-        didSet { hasTruncations = !truncations.isEmpty }
-    }
+    @usableFromInline private(set) var truncations: [(generation: Int32, kept: Int, tail: [M])] = []
     /// `true` once a failed nested scope cut rows off the queue.
-    @usableFromInline private(set) var hasTruncations = false
+    @inlinable var hasTruncations: Bool { !truncations.isEmpty }
     /// Why the queue is no longer part of its unit of work, when it was discarded uncommitted.
     var discarded: InvalidHandle.Reason?
 

@@ -246,18 +246,16 @@ enum FlushExecutor {
                 }
             case .update(let table, let columns, let slots, let row):
                 let change = plan.changes[row]
-                let released = plan.releasedSlots[row] ?? []
-                let compared = change.comparedSlots(slots, released: released).map { change.columns[$0] }
+                let compared = change.comparedSlots(slots, released: plan.releasedSlots[row] ?? [])
                 let shape = SQLShape.update(
                     table, columns, change.columns[change.keySlot], change.versionSlot.map { change.columns[$0] },
-                    compared)
+                    compared.map { change.columns[$0] })
                 let statement = try db.cachedStatement(
-                    cached(&sqlCache, shape) { updateSQL(change, slots: slots, released: released) })
-                let batch = batches.first { $0.table == table && $0.modelName == change.model }
+                    cached(&sqlCache, shape) { updateSQL(change, slots: slots, compared: compared) })
                 let written = try update(
-                    change, slots: slots, statement: statement, on: db, released: released,
+                    change, slots: slots, compared: compared, statement: statement, on: db,
                     value: { slot in linkedValue(change, slot: slot, plan: plan, result: result) },
-                    canonical: batch.map { batch in { try batch.canonicalRow(key: $0, on: db) } })
+                    canonical: { try canonicalRow(change, key: $0, batches: batches, on: db) })
                 if let written { result.versions[row] = written }
             case .delete(let table, let rows):
                 for row in rows {
@@ -277,7 +275,7 @@ enum FlushExecutor {
                     try execute(statement, change, db)
                     if let expected, db.changes == 0 {
                         throw UnitOfWorkError.staleWrite(
-                            try staleRow(change, compared: [], expected: expected, on: db, canonical: nil)
+                            try staleRow(change, compared: [], expected: expected, on: db)
                                 ?? StaleWrite(
                                     change: change.label, table: table, key: change.key, reason: .rowMissing,
                                     verb: "delete"))
@@ -304,10 +302,9 @@ enum FlushExecutor {
                 }
             case .releaseUnique(let table, let column, let row, let value):
                 let change = plan.changes[row]
-                let batch = batches.first { $0.table == table && $0.modelName == change.model }
                 try release(
                     change, column: column, to: value, table: table, on: db,
-                    canonical: batch.map { batch in { try batch.canonicalRow(key: $0, on: db) } })
+                    canonical: { try canonicalRow(change, key: $0, batches: batches, on: db) })
             case .postUpdate(let table, let column, let row, let parent):
                 let change = plan.changes[row]
                 let key = change.columns[change.keySlot]
@@ -329,19 +326,26 @@ enum FlushExecutor {
     /// `UPDATE table SET <slots' columns> WHERE key = ?`, plus the version check, or the
     /// compare-and-set of the written columns (`AND "col" IS ?` for each) for a loaded row without
     /// a version column.
-    static func updateSQL(_ change: RowChange, slots: [Int], comparing: Bool = true, released: Set<Int> = []) -> String
-    {
+    /// `compared`: the slots to compare, from ``RowChange/comparedSlots(_:released:)``.
+    static func updateSQL(_ change: RowChange, slots: [Int], compared: [Int]) -> String {
         SQL.update(
             change.table, set: slots.map { change.columns[$0] }, key: change.columns[change.keySlot],
-            version: change.versionSlot.map { change.columns[$0] },
-            compare: comparing ? change.comparedSlots(slots, released: released).map { change.columns[$0] } : [])
+            version: change.versionSlot.map { change.columns[$0] }, compare: compared.map { change.columns[$0] })
+    }
+
+    /// The row with `key` of `change`'s model as its encoder writes it, read only when a
+    /// compare-and-set matched nothing: the batch is looked up then, not for every row.
+    private static func canonicalRow(
+        _ change: RowChange, key: DatabaseValue, batches: [any FlushBatch], on db: Connection
+    ) throws -> [String: DatabaseValue]? {
+        try batches.first { $0.table == change.table && $0.modelName == change.model }?.canonicalRow(key: key, on: db)
     }
 
     /// Sets `column` of `change`'s row aside (``FlushPlan/Step/releaseUnique(table:column:row:value:)``),
     /// checking that it still holds its loaded value, as the row's own update would have.
     private static func release(
         _ change: RowChange, column: String, to value: FlushPlan.ReleaseValue, table: String, on db: Connection,
-        canonical: ((DatabaseValue) throws -> [String: DatabaseValue]?)?
+        canonical: (DatabaseValue) throws -> [String: DatabaseValue]?
     ) throws {
         guard let slot = change.columns.firstIndex(of: column) else { return }
         let temporary: DatabaseValue
@@ -386,7 +390,7 @@ enum FlushExecutor {
     }
 
     /// Runs one UPDATE of `change` (its `slots`, each bound from `value`) on `statement`, made from
-    /// ``updateSQL(_:slots:comparing:)``. A row that is gone, whose version moved on, or (unversioned)
+    /// ``updateSQL(_:slots:compared:)`` with the same `compared` slots. A row that is gone, whose version moved on, or (unversioned)
     /// whose written columns no longer hold their loaded values, is a stale write. Returns the
     /// version written, for a versioned model.
     ///
@@ -395,24 +399,23 @@ enum FlushExecutor {
     /// by another program, say), the row did not change, and the update runs by key alone. That
     /// is still atomic: the writer holds the write lock for the whole transaction.
     static func update(
-        _ change: RowChange, slots: [Int], statement: Statement, on db: Connection, released: Set<Int> = [],
-        value: (Int) -> DatabaseValue, canonical: ((DatabaseValue) throws -> [String: DatabaseValue]?)? = nil
+        _ change: RowChange, slots: [Int], compared: [Int], statement: Statement, on db: Connection,
+        value: (Int) -> DatabaseValue, canonical: (DatabaseValue) throws -> [String: DatabaseValue]? = { _ in nil }
     ) throws -> Int? {
-        let compared = change.comparedSlots(slots, released: released)
         let expected = try bindUpdate(change, slots: slots, compared: compared, statement: statement, value: value)
         try execute(statement, change, db)
         if db.changes == 0 {
             let stale = try staleRow(change, compared: compared, expected: expected, on: db, canonical: canonical)
             guard stale == nil else { throw UnitOfWorkError.staleWrite(stale!) }
             // Nothing changed but the form a value is stored in: write by key alone.
-            let byKey = try db.cachedStatement(updateSQL(change, slots: slots, comparing: false, released: released))
+            let byKey = try db.cachedStatement(updateSQL(change, slots: slots, compared: []))
             _ = try bindUpdate(change, slots: slots, compared: [], statement: byKey, value: value)
             try execute(byKey, change, db)
         }
         return expected.map { $0 + 1 }
     }
 
-    /// Binds an UPDATE made by ``updateSQL(_:slots:comparing:)``: the written values, the new
+    /// Binds an UPDATE made by ``updateSQL(_:slots:compared:)``: the written values, the new
     /// version, the key, the expected version, then the snapshot value of each compared slot.
     /// Returns the expected version.
     private static func bindUpdate(
@@ -448,7 +451,7 @@ enum FlushExecutor {
     /// when the compared columns differ only in the form they are stored in (see ``update``).
     static func staleRow(
         _ change: RowChange, compared: [Int], expected: Int?, on db: Connection,
-        canonical: ((DatabaseValue) throws -> [String: DatabaseValue]?)?
+        canonical: (DatabaseValue) throws -> [String: DatabaseValue]? = { _ in nil }
     ) throws -> StaleWrite? {
         let (table, key) = (change.table, change.key)
         let read = (change.versionSlot.map { [$0] } ?? []) + compared
@@ -471,7 +474,7 @@ enum FlushExecutor {
         let current = Array(row.values.suffix(compared.count))
         // Which compared columns differ from the snapshot: as the model's encoder would write them,
         // when the model is known, else as stored.
-        let encoded = try canonical?(key)
+        let encoded = try canonical(key)
         var differing: [Int] = []
         for (i, slot) in compared.enumerated() {
             let now = encoded?[change.columns[slot]] ?? current[i]

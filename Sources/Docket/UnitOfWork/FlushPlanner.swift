@@ -127,8 +127,11 @@ public enum FlushPlanner {
             } else if let unique = cycle.first(where: { graph.edges[$0].unique }) {
                 let edge = graph.edges[unique]
                 let holder = changes[edge.from]
-                let info = schema[holder.table]!
-                let index = info.uniqueIndexes[edge.slot]
+                // A unique edge exists only for a table whose unique indexes the schema lists.
+                let info = schema[holder.table] ?? TableInfo(name: holder.table, columns: [], foreignKeys: [])
+                let index =
+                    info.uniqueIndexes.indices.contains(edge.slot)
+                    ? info.uniqueIndexes[edge.slot] : TableInfo.UniqueIndex(name: "?", columns: [])
                 guard let release = releaseValue(holder, index: index, table: info),
                     releasedSlots[edge.from]?.contains(release.slot) != true
                 else {
@@ -143,9 +146,9 @@ public enum FlushPlanner {
                 )
                 releasedSlots[edge.from, default: []].insert(release.slot)
                 // The row's own update writes the set-aside column's final value, changed or not.
-                if updatedSlots[edge.from]?.contains(release.slot) == false {
-                    updatedSlots[edge.from]!.append(release.slot)
-                    updatedSlots[edge.from]!.sort()
+                if var written = updatedSlots[edge.from], !written.contains(release.slot) {
+                    written.append(release.slot)
+                    updatedSlots[edge.from] = written.sorted()
                 }
                 // Out of the way: it no longer holds a value of that index (other indexes still wait).
                 for id in graph.edges.indices

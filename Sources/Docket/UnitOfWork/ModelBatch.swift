@@ -204,12 +204,9 @@ struct ModelBatch<M: Model>: FlushBatch {
         let keySlot = encoder.keys.firstIndex(of: M.primaryKeyCodingKey)!
         let versionSlot = versionKey.flatMap { encoder.keys.firstIndex(of: $0) }
         let (table, name, compares) = (table, typeName(M.self), !M.lastWriteWins)
-        // Made once: a closure literal in the loop would box this batch for every row.
-        let canonical: (DatabaseValue) throws -> [String: DatabaseValue]? = { [self] in
-            try canonicalRow(key: $0, on: db)
-        }
-        // Updated rows usually change the same columns: one statement serves a run of them.
-        var shape: (slots: [Int], statement: Statement)?
+        // Updated rows usually change (and compare) the same columns: one statement serves a run of
+        // them. A row not loaded compares nothing, so the compared slots are part of the shape.
+        var shape: (slots: [Int], compared: [Int], statement: Statement)?
         for row in 0..<models.count where book.kind(row) == .update {
             guard !models[row].id.isUnset else { throw UnitOfWorkError.missingKey(change: label(row)) }
             let (encoded, snapshot) = try encode(row, with: encoder)
@@ -221,12 +218,14 @@ struct ModelBatch<M: Model>: FlushBatch {
                 links: [], versionSlot: versionSlot, comparesChangedColumns: compares)
             let slots = FlushPlanner.changedSlots(change)
             guard !slots.isEmpty else { continue }
-            if shape?.slots != slots {
-                shape = (slots, try db.cachedStatement(FlushExecutor.updateSQL(change, slots: slots)))
+            let compared = change.comparedSlots(slots)
+            if shape?.slots != slots || shape?.compared != compared {
+                let sql = FlushExecutor.updateSQL(change, slots: slots, compared: compared)
+                shape = (slots, compared, try db.cachedStatement(sql))
             }
             if let version = try FlushExecutor.update(
-                change, slots: slots, statement: shape!.statement, on: db, value: { values[$0] },
-                canonical: canonical)
+                change, slots: slots, compared: compared, statement: shape!.statement, on: db, value: { values[$0] },
+                canonical: { try canonicalRow(key: $0, on: db) })
             {
                 result.versions[change.index] = version
             }

@@ -74,6 +74,8 @@ public struct RowChange: Sendable {
     /// `released`: a slot a unique-value release already checked and set aside.
     func comparedSlots(_ written: [Int], released: Set<Int> = []) -> [Int] {
         guard kind == .update, versionSlot == nil, comparesChangedColumns, let snapshot else { return [] }
+        // The common case keeps every written slot: share the array rather than filter a copy.
+        if released.isEmpty, written.allSatisfy({ $0 < snapshot.count }) { return written }
         return written.filter { $0 < snapshot.count && !released.contains($0) }
     }
 

@@ -111,15 +111,16 @@ enum DocketContender {
         case .w4, .mp:
             if shared == nil { try RawDB.buildFixture(path: path, authors: false, books: 0) }
             let db = try Database(path: path, configuration: configuration)
-            let startedAt = Date().timeIntervalSince1970
+            let startedAt = try await Dataset.waitForSharedStart()
             let level = try await db.write { try $0.scalar("PRAGMA synchronous").integerValue }
-            try check(level == (sync == .full ? 2 : 1), "Docket: synchronous is \(level ?? -1), expected \(sync.rawValue)")
+            try check(
+                level == (sync == .full ? 2 : 1), "Docket: synchronous is \(level ?? -1), expected \(sync.rawValue)")
             let (latencies, elapsed) = try await timed {
                 try await withThrowingTaskGroup(of: [Duration].self) { group in
                     for t in 0..<Dataset.w4Tasks {
                         group.addTask {
                             var latencies: [Duration] = []
-                            for k in 0..<Dataset.w4CommitsPerTask {
+                            for k in 0..<Dataset.commitsPerTask(workload) {
                                 let start = ContinuousClock.now
                                 let uow = UnitOfWork(database: db)
                                 let author = uow.insert(Author(id: nil, name: "W4 author \(t)-\(k)"))
@@ -211,7 +212,8 @@ enum DocketContender {
                 let uow = UnitOfWork(database: db)
                 let rows = uow.insert(contentsOf: books)
                 try await uow.commit()
-                try check(rows.count == Dataset.bigBookCount && rows[rows.count - 1].id != nil, "W6: the last row has no key")
+                try check(
+                    rows.count == Dataset.bigBookCount && rows[rows.count - 1].id != nil, "W6: the last row has no key")
             }
             outcome.operations = Dataset.bigBookCount
             outcome.seconds = elapsed

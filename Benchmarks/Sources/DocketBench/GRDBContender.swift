@@ -52,7 +52,8 @@ enum GRDBContender {
                 try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)")
                 return try Int.fetchOne(db, sql: "PRAGMA synchronous")
             }
-            try check(level == (sync == .full ? 2 : 1), "GRDB: synchronous is \(level ?? -1), expected \(sync.rawValue)")
+            try check(
+                level == (sync == .full ? 2 : 1), "GRDB: synchronous is \(level ?? -1), expected \(sync.rawValue)")
             return pool
         }
 
@@ -110,13 +111,13 @@ enum GRDBContender {
         case .w4, .mp:
             if shared == nil { try RawDB.buildFixture(path: path, authors: false, books: 0) }
             let pool = try open()
-            let startedAt = Date().timeIntervalSince1970
+            let startedAt = try await Dataset.waitForSharedStart()
             let (latencies, elapsed) = try await timed {
                 try await withThrowingTaskGroup(of: [Duration].self) { group in
                     for t in 0..<Dataset.w4Tasks {
                         group.addTask {
                             var latencies: [Duration] = []
-                            for k in 0..<Dataset.w4CommitsPerTask {
+                            for k in 0..<Dataset.commitsPerTask(workload) {
                                 let start = ContinuousClock.now
                                 try await pool.write { db in
                                     var author = GAuthor(id: nil, name: "W4 author \(t)-\(k)")

@@ -45,6 +45,25 @@ enum Dataset {
     /// 50; `DOCKET_BENCH_W4_COMMITS` raises it for profiling (a longer run gives `perf` more samples).
     static let w4CommitsPerTask =
         ProcessInfo.processInfo.environment["DOCKET_BENCH_W4_COMMITS"].flatMap { Int($0) } ?? 50
+    /// MP: commits per task in each process. Longer than W4's 50, so that the window in which
+    /// all processes write at once is most of the measured span.
+    static let mpCommitsPerTask =
+        ProcessInfo.processInfo.environment["DOCKET_BENCH_MP_COMMITS"].flatMap { Int($0) } ?? 400
+    static func commitsPerTask(_ workload: Workload) -> Int {
+        workload == .mp ? mpCommitsPerTask : w4CommitsPerTask
+    }
+    /// MP: the moment (seconds since 1970) every process of the run starts its timed part, set by
+    /// the parent once it has launched them all, so no process writes alone while the others are
+    /// still starting (which measured process start-up, not contention).
+    static let sharedStartAt = ProcessInfo.processInfo.environment["DOCKET_BENCH_START_AT"].flatMap { Double($0) }
+    /// Waits for `sharedStartAt`, if any, and returns the time the timed part starts.
+    static func waitForSharedStart() async throws -> Double {
+        if let at = sharedStartAt {
+            let wait = at - Date().timeIntervalSince1970
+            if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+        }
+        return Date().timeIntervalSince1970
+    }
     static let w5Tasks = 64
     static let w5Increments = 500
 

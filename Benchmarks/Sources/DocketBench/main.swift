@@ -164,7 +164,9 @@ func matrix(_ workloads: Set<Workload>) -> [Job] {
         jobs.append(Job(workload: w, contender: "docket", variant: "Codable"))
     }
     // Bulk inserts with links cost what bulk inserts without them do (issue 14).
-    for variant in ["bulk links", "bulk, keys known"] { jobs.append(Job(workload: .w1, contender: "docket", variant: variant)) }
+    for variant in ["bulk links", "bulk, keys known"] {
+        jobs.append(Job(workload: .w1, contender: "docket", variant: variant))
+    }
     for sync in [Sync.normal, .full] {
         jobs.append(Job(workload: .w4, contender: "raw", variant: sync.rawValue, sync: sync))
         jobs.append(Job(workload: .w4, contender: "docket", variant: sync.rawValue, sync: sync))
@@ -192,18 +194,21 @@ func matrix(_ workloads: Set<Workload>) -> [Job] {
 /// worst p99; a check of every row on a fresh connection.
 func spawnShared(_ job: Job) throws -> Outcome {
     let processes = Int(job.variant.split(separator: "=").last ?? "1") ?? 1
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-bench-mp-\(UUID().uuidString)").path
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("docket-bench-mp-\(UUID().uuidString)")
+        .path
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let path = folder + "/shared.sqlite"
     try RawDB.buildFixture(path: path, authors: false, books: 0)
     let child = Job(workload: .mp, contender: job.contender, variant: "", sync: job.sync)
+    // Every child opens the file, then waits for this moment: long enough for all to launch.
+    let startAt = Date().timeIntervalSince1970 + 1.0 + 0.25 * Double(processes)
     let results = Locked<[Result<Outcome, Error>]>([])
     let group = DispatchGroup()
     for _ in 0..<processes {
         group.enter()
         Thread {
-            let result = Result { try spawn(child, extra: ["--shared", path]) }
+            let result = Result { try spawn(child, extra: ["--shared", path], startAt: startAt) }
             results.withLock { $0.append(result) }
             group.leave()
         }.start()
@@ -221,7 +226,9 @@ func spawnShared(_ job: Job) throws -> Outcome {
     let db = try RawDB(path: path)
     try check(try db.integrityOK(), "MP: integrity_check failed")
     let authors = try db.int("SELECT count(*) FROM authors")
-    try check(authors == Int64(combined.operations), "MP: \(authors) authors for \(combined.operations) commits: commits were lost")
+    try check(
+        authors == Int64(combined.operations),
+        "MP: \(authors) authors for \(combined.operations) commits: commits were lost")
     try check(try db.int("SELECT count(*) FROM books") == 2 * authors, "MP: book count")
     return combined
 }
@@ -238,12 +245,16 @@ final class Locked<Value>: @unchecked Sendable {
     }
 }
 
-func spawn(_ job: Job, extra: [String] = []) throws -> Outcome {
+func spawn(_ job: Job, extra: [String] = [], startAt: Double? = nil) throws -> Outcome {
     if job.workload == .mp && extra.isEmpty { return try spawnShared(job) }
     let process = Process()
     process.executableURL = URL(
         fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
     process.arguments = job.arguments + extra
+    if let startAt {
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["DOCKET_BENCH_START_AT": String(startAt)], uniquingKeysWith: { $1 })
+    }
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()

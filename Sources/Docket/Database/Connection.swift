@@ -22,6 +22,8 @@ public final class Connection {
     let interruption = InterruptFlag()
     /// Per-connection memo of table metadata (see `SchemaCache`).
     var schemaCache = SchemaCache()
+    /// The SQL text this connection speaks (the unit of work's statements are built from it).
+    let dialect = SQLiteDialect()
     /// `true` while the schema version `schemaCache` last read still holds, so it need not be read
     /// again: set by `SchemaCache.checkVersion`, cleared by the connection's loop whenever a
     /// transaction starts and before any job that might change the schema (see `Job.keepsSchema`).

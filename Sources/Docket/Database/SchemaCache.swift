@@ -86,12 +86,8 @@ public struct TableInfo: Sendable, Hashable {
 struct SchemaCache {
     private var version: Int64 = -1
     private var tables: [String: TableInfo] = [:]
-    /// `FlushExecutor.insertRanks` of each combination of model types committed so far, by their
-    /// `ObjectIdentifier`s in batch order: small commits of the same shape share one answer. Valid
-    /// until the schema version changes, like `tables`.
-    var insertRanks: [[ObjectIdentifier]: [Int]?] = [:]
-    /// The entry of `insertRanks` used last.
-    var lastInsertRanks: (types: [ObjectIdentifier], ranks: [Int]?)?
+    /// The planner's table orders for the fast insert path; emptied with `tables`.
+    let insertRankMemo = InsertRankMemo()
 
     mutating func table(_ name: String, on connection: Connection) throws -> TableInfo {
         try checkVersion(on: connection)
@@ -128,8 +124,7 @@ struct SchemaCache {
         if case .integer(let v) = current, v != version {
             version = v
             tables.removeAll()
-            insertRanks.removeAll()
-            lastInsertRanks = nil
+            insertRankMemo.removeAll()
         }
         connection.schemaVerified = true
     }

@@ -78,7 +78,7 @@ final class ModelEncoder<M: Model> {
     func insertSQL() -> String {
         let count = core.keys.count
         if let lastInsert, lastInsert.count == count { return lastInsert.sql }
-        let sql = SQL.insert(core.tableName, core.columns)
+        let sql = SQLiteDialect().insert(core.tableName, columns: core.columns)
         lastInsert = (count, sql)
         return sql
     }

@@ -87,124 +87,31 @@ struct KeyTable: Sendable {
 /// Runs a ``FlushPlan`` on the writer connection, inside the write job's transaction. It decides
 /// nothing about order: it binds, steps, checks row counts, and explains failures.
 enum FlushExecutor {
-    /// Runs a unit of work's queued changes: the fast path when every change is an insert whose
-    /// order the tables alone settle, the general planner otherwise.
+    /// Runs a unit of work's queued changes the way the planner routes them
+    /// (``FlushPlanner/route(_:count:catalog:)``).
     static func flush(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> FlushResult {
         // The schema version is checked once; table metadata is then read only when a path needs it.
         try db.schemaCache.checkVersion(on: db)
-        if batches.count == 1, batches[0].updatesOnly, try !batches[0].mayExchangeUniqueValues(on: db) {
-            // Updates of one model type: row order is the plan, so no planner.
+        let catalog = ConnectionCatalog(db: db)
+        switch try FlushPlanner.route(batches, count: count, catalog: catalog) {
+        case .updates(let batch):
             var result = FlushResult(count: count)
             let violationsBefore = deferredViolations(db)
-            try batches[0].updateAll(on: db, result: &result)
+            try batch.updateAll(on: db, result: &result)
             if deferredViolations(db) > violationsBefore {
-                let schema = try db.schemaCache.tablesWithParents(checked: [batches[0].table], on: db)
-                let plan = try FlushPlanner.plan(batches[0].rowChanges(), schema: schema)
+                let schema = try catalog.tablesWithParents([batch.table])
+                let plan = try FlushPlanner.plan(batch.rowChanges(), schema: schema)
                 throw foreignKeyViolation(plan, schema: schema, result: result, db)
             }
             return result
-        }
-        guard let ordered = try insertOrder(batches, count: count, on: db) else {
-            let schema = try db.schemaCache.tablesWithParents(checked: batches.map { $0.table }, on: db)
-            let changes = try batches.flatMap { try $0.rowChanges() }.sorted { $0.index < $1.index }
-            let plan = try FlushPlanner.plan(changes, schema: schema)
+        case .inserts(let ordered):
+            // Parents come first, so foreign keys are checked as each row is written.
+            var result = FlushResult(count: count)
+            for batch in ordered { try batch.insertAll(on: db, result: &result) }
+            return result
+        case .planned(let plan, let schema):
             return try run(plan, schema: schema, on: db, batches: batches)
         }
-        // Parents come first, so foreign keys are checked as each row is written.
-        var result = FlushResult(count: count)
-        for batch in ordered { try batch.insertAll(on: db, result: &result) }
-        return result
-    }
-
-    /// The batches in insertion order when the tables alone settle it — every change an insert, no
-    /// table referencing itself, no cycle between tables, every linked parent in an earlier table —
-    /// or `nil` when the general planner is needed. Rows then keep their queue order, and each batch
-    /// is one cached statement bound straight from the models: no per-row plan, no per-row arrays.
-    static func insertOrder(_ batches: [any FlushBatch], count: Int, on db: Connection) throws -> [any FlushBatch]? {
-        guard batches.allSatisfy({ $0.insertsOnly }), let ranks = try insertRanks(batches, on: db) else { return nil }
-        if batches.contains(where: { $0.hasLinks }) {
-            // Every linked parent must be written by a batch of a lower rank (an earlier table). A
-            // small commit's table fits on the stack.
-            let linksPrecede = withUnsafeTemporaryAllocation(of: Int32.self, capacity: count) { rankOfIndex in
-                rankOfIndex.initialize(repeating: -1)
-                for (batch, rank) in zip(batches, ranks) { batch.mark(rank: Int32(rank), in: rankOfIndex) }
-                return zip(batches, ranks).allSatisfy { batch, rank in
-                    !batch.hasLinks || batch.parentsRanked(below: Int32(rank), in: UnsafeBufferPointer(rankOfIndex))
-                }
-            }
-            guard linksPrecede else { return nil }
-        }
-        // Parents' queues are usually made first: the batches are then in order already.
-        if zip(ranks, ranks.dropFirst()).allSatisfy({ $0 < $1 }) { return batches }
-        // By rank, then by queue order: an insertion sort, as a commit has a handful of batches.
-        let first = batches.map { $0.firstChangeIndex }
-        var order = Array(batches.indices)
-        for i in 1..<order.count {
-            var j = i
-            let b = order[i]
-            while j > 0, (ranks[order[j - 1]], first[order[j - 1]]) > (ranks[b], first[b]) {
-                order[j] = order[j - 1]
-                j -= 1
-            }
-            order[j] = b
-        }
-        return order.map { batches[$0] }
-    }
-
-    /// Each batch's rank in insert order: 0 for a table none of the others references, then one
-    /// more than the highest of its parents among them; `nil` when a table references itself or the
-    /// tables reference each other in a cycle. The tables alone decide it, so it is memoized per
-    /// combination of model types until the schema changes (see ``SchemaCache``).
-    static func insertRanks(_ batches: [any FlushBatch], on db: Connection) throws -> [Int]? {
-        // Commits of one shape follow each other: the last answer is checked first, with no array
-        // to build and no hashing.
-        if let last = db.schemaCache.lastInsertRanks, last.types.count == batches.count,
-            zip(last.types, batches).allSatisfy({ $0 == $1.modelTypeID })
-        {
-            return last.ranks
-        }
-        let types = batches.map { $0.modelTypeID }
-        let ranks: [Int]?
-        if let known = db.schemaCache.insertRanks[types] {
-            ranks = known
-        } else {
-            // A commit touches a handful of tables: arrays and linear scans beat sets and dictionaries.
-            var tables: [String] = []
-            for batch in batches where !tables.contains(batch.table) { tables.append(batch.table) }
-            let schema = try db.schemaCache.tablesWithParents(checked: tables, on: db)
-            ranks = tableRanks(tables, schema: schema).map { rank in
-                batches.map { batch in rank[tables.firstIndex(of: batch.table)!] }
-            }
-            // Bounded: an application with many model types could otherwise grow it per combination.
-            if db.schemaCache.insertRanks.count >= 1024 { db.schemaCache.insertRanks.removeAll() }
-            db.schemaCache.insertRanks[types] = .some(ranks)
-        }
-        db.schemaCache.lastInsertRanks = (types, ranks)
-        return ranks
-    }
-
-    private static func tableRanks(_ tables: [String], schema: [String: TableInfo]) -> [Int]? {
-        var parents: [[Int]] = Array(repeating: [], count: tables.count)
-        for (t, table) in tables.enumerated() {
-            for fk in schema[table]?.foreignKeys ?? [] {
-                guard let p = tables.firstIndex(of: fk.parentTable) else { continue }
-                if p == t { return nil }  // a table that references itself
-                if !parents[t].contains(p) { parents[t].append(p) }
-            }
-        }
-        var rank = [Int](repeating: -1, count: tables.count)
-        var ranked = 0
-        var level = 0
-        while ranked < tables.count {
-            let ready = tables.indices.filter { t in
-                rank[t] < 0 && parents[t].allSatisfy { rank[$0] >= 0 && rank[$0] < level }
-            }
-            if ready.isEmpty { return nil }  // a cycle between tables
-            for t in ready { rank[t] = level }
-            ranked += ready.count
-            level += 1
-        }
-        return rank
     }
 
     /// Plans `changes` against the connection's schema and runs the plan.
@@ -236,7 +143,7 @@ enum FlushExecutor {
         for step in plan.steps {
             switch step {
             case .insert(let table, let columns, let rows):
-                let sql = cached(&sqlCache, .insert(table, columns)) { SQL.insert(table, columns) }
+                let sql = cached(&sqlCache, .insert(table, columns)) { db.dialect.insert(table, columns: columns) }
                 let statement = try db.cachedStatement(sql)
                 for row in rows {
                     let change = plan.changes[row]
@@ -251,7 +158,9 @@ enum FlushExecutor {
                     table, columns, change.columns[change.keySlot], change.versionSlot.map { change.columns[$0] },
                     compared.map { change.columns[$0] })
                 let statement = try db.cachedStatement(
-                    cached(&sqlCache, shape) { updateSQL(change, slots: slots, compared: compared) })
+                    cached(&sqlCache, shape) {
+                        updateSQL(change, slots: slots, compared: compared, dialect: db.dialect)
+                    })
                 let written = try update(
                     change, slots: slots, compared: compared, statement: statement, on: db,
                     value: { slot in linkedValue(change, slot: slot, plan: plan, result: result) },
@@ -263,7 +172,7 @@ enum FlushExecutor {
                     let versionColumn = change.versionSlot.map { change.columns[$0] }
                     let key = change.columns[change.keySlot]
                     let sql = cached(&sqlCache, .delete(table, key, versionColumn)) {
-                        SQL.delete(table, key: key, version: versionColumn)
+                        db.dialect.delete(table, key: key, version: versionColumn)
                     }
                     let statement = try db.cachedStatement(sql)
                     try statement.bind(change.key, at: 1)
@@ -286,8 +195,9 @@ enum FlushExecutor {
                 guard case .upsert(let conflict, let doNothing) = change.kind else { continue }
                 let key = change.columns[change.keySlot]
                 let sql = cached(&sqlCache, .upsert(table, columns, conflict, doNothing)) {
-                    SQL.upsert(
-                        table, columns, conflict: conflict.isEmpty ? [key] : conflict, key: key, doNothing: doNothing)
+                    db.dialect.upsert(
+                        table, columns: columns, conflict: conflict.isEmpty ? [key] : conflict, key: key,
+                        doNothing: doNothing)
                 }
                 let statement = try db.cachedStatement(sql)
                 try bindValues(change, plan: plan, result: result, to: statement)
@@ -309,7 +219,7 @@ enum FlushExecutor {
                 let change = plan.changes[row]
                 let key = change.columns[change.keySlot]
                 let sql = cached(&sqlCache, .update(table, [column], key, nil, [])) {
-                    SQL.update(table, set: [column], key: key, version: nil)
+                    db.dialect.update(table, set: [column], key: key, version: nil)
                 }
                 let statement = try db.cachedStatement(sql)
                 try statement.bind(result.key(parent).map(DatabaseValue.integer) ?? .null, at: 1)
@@ -327,8 +237,8 @@ enum FlushExecutor {
     /// compare-and-set of the written columns (`AND "col" IS ?` for each) for a loaded row without
     /// a version column.
     /// `compared`: the slots to compare, from ``RowChange/comparedSlots(_:released:)``.
-    static func updateSQL(_ change: RowChange, slots: [Int], compared: [Int]) -> String {
-        SQL.update(
+    static func updateSQL(_ change: RowChange, slots: [Int], compared: [Int], dialect: some SQLDialect) -> String {
+        dialect.update(
             change.table, set: slots.map { change.columns[$0] }, key: change.columns[change.keySlot],
             version: change.versionSlot.map { change.columns[$0] }, compare: compared.map { change.columns[$0] })
     }
@@ -353,8 +263,8 @@ enum FlushExecutor {
         case .null: temporary = .null
         case .text(let text): temporary = .text(text)
         case .integerBelowMinimum:
-            let low = try db.scalar("SELECT min(\(quoteIdentifier(column))) FROM \(quoteIdentifier(table))")
-            let high = try db.scalar("SELECT max(\(quoteIdentifier(column))) FROM \(quoteIdentifier(table))")
+            let low = try db.scalar("SELECT min(\(db.dialect.quote(column))) FROM \(db.dialect.quote(table))")
+            let high = try db.scalar("SELECT max(\(db.dialect.quote(column))) FROM \(db.dialect.quote(table))")
             let (below, underflow) = (low.integerValue ?? 0).subtractingReportingOverflow(1)
             let (above, overflow) = (high.integerValue ?? 0).addingReportingOverflow(1)
             guard !underflow || !overflow else {
@@ -366,7 +276,7 @@ enum FlushExecutor {
             temporary = .integer(underflow ? above : below)
         }
         let compared = change.comparedSlots([slot])
-        let sql = SQL.update(
+        let sql = db.dialect.update(
             table, set: [column], key: change.columns[change.keySlot], version: nil,
             compare: compared.map { change.columns[$0] })
         let statement = try db.cachedStatement(sql)
@@ -379,7 +289,7 @@ enum FlushExecutor {
             else {
                 // Only the form the value is stored in differs: set it aside by key alone.
                 let byKey = try db.cachedStatement(
-                    SQL.update(table, set: [column], key: change.columns[change.keySlot], version: nil))
+                    db.dialect.update(table, set: [column], key: change.columns[change.keySlot], version: nil))
                 try byKey.bind(temporary, at: 1)
                 try byKey.bind(change.key, at: 2)
                 try execute(byKey, change, db)
@@ -390,7 +300,7 @@ enum FlushExecutor {
     }
 
     /// Runs one UPDATE of `change` (its `slots`, each bound from `value`) on `statement`, made from
-    /// ``updateSQL(_:slots:compared:)`` with the same `compared` slots. A row that is gone, whose version moved on, or (unversioned)
+    /// ``updateSQL(_:slots:compared:dialect:)`` with the same `compared` slots. A row that is gone, whose version moved on, or (unversioned)
     /// whose written columns no longer hold their loaded values, is a stale write. Returns the
     /// version written, for a versioned model.
     ///
@@ -408,14 +318,14 @@ enum FlushExecutor {
             let stale = try staleRow(change, compared: compared, expected: expected, on: db, canonical: canonical)
             guard stale == nil else { throw UnitOfWorkError.staleWrite(stale!) }
             // Nothing changed but the form a value is stored in: write by key alone.
-            let byKey = try db.cachedStatement(updateSQL(change, slots: slots, compared: []))
+            let byKey = try db.cachedStatement(updateSQL(change, slots: slots, compared: [], dialect: db.dialect))
             _ = try bindUpdate(change, slots: slots, compared: [], statement: byKey, value: value)
             try execute(byKey, change, db)
         }
         return expected.map { $0 + 1 }
     }
 
-    /// Binds an UPDATE made by ``updateSQL(_:slots:compared:)``: the written values, the new
+    /// Binds an UPDATE made by ``updateSQL(_:slots:compared:dialect:)``: the written values, the new
     /// version, the key, the expected version, then the snapshot value of each compared slot.
     /// Returns the expected version.
     private static func bindUpdate(
@@ -455,9 +365,8 @@ enum FlushExecutor {
     ) throws -> StaleWrite? {
         let (table, key) = (change.table, change.key)
         let read = (change.versionSlot.map { [$0] } ?? []) + compared
-        let list = read.isEmpty ? "1" : read.map { quoteIdentifier(change.columns[$0]) }.joined(separator: ", ")
-        let sql =
-            "SELECT \(list) FROM \(quoteIdentifier(table)) WHERE \(quoteIdentifier(change.columns[change.keySlot])) = ?"
+        let sql = db.dialect.selectByKey(
+            table, columns: read.map { change.columns[$0] }, key: change.columns[change.keySlot])
         guard let row = try db.fetchOne(sql, [key]) else {
             return StaleWrite(
                 change: change.label, table: table, key: key, reason: .rowMissing,
@@ -655,48 +564,5 @@ enum FlushExecutor {
         let sql = make()
         cache[shape] = sql
         return sql
-    }
-}
-
-/// SQL text for the unit of work's statements: the one place it is produced (a future PostgreSQL
-/// backend swaps this for its own dialect).
-enum SQL {
-    static func insert(_ table: String, _ columns: [String]) -> String {
-        "INSERT INTO \(quoteIdentifier(table)) (\(columns.map(quoteIdentifier).joined(separator: ", "))) VALUES ("
-            + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
-    }
-
-    /// `compare`: columns checked against their loaded values (`IS`, so that NULL compares equal to
-    /// NULL), bound after the key and the version.
-    static func update(
-        _ table: String, set columns: [String], key: String, version: String?, compare: [String] = []
-    ) -> String {
-        var assignments = columns.map { "\(quoteIdentifier($0)) = ?" }
-        if let version { assignments.append("\(quoteIdentifier(version)) = ?") }
-        var sql =
-            "UPDATE \(quoteIdentifier(table)) SET \(assignments.joined(separator: ", ")) WHERE \(quoteIdentifier(key)) = ?"
-        if let version { sql += " AND \(quoteIdentifier(version)) = ?" }
-        for column in compare { sql += " AND \(quoteIdentifier(column)) IS ?" }
-        return sql
-    }
-
-    static func delete(_ table: String, key: String, version: String?) -> String {
-        var sql = "DELETE FROM \(quoteIdentifier(table)) WHERE \(quoteIdentifier(key)) = ?"
-        if let version { sql += " AND \(quoteIdentifier(version)) = ?" }
-        return sql
-    }
-
-    static func upsert(_ table: String, _ columns: [String], conflict: [String], key: String, doNothing: Bool) -> String
-    {
-        var sql = insert(table, columns) + " ON CONFLICT (\(conflict.map(quoteIdentifier).joined(separator: ", "))) "
-        let updated = columns.filter { !conflict.contains($0) && $0 != key }
-        if doNothing || updated.isEmpty {
-            sql += "DO NOTHING"
-        } else {
-            sql +=
-                "DO UPDATE SET "
-                + updated.map { "\(quoteIdentifier($0)) = excluded.\(quoteIdentifier($0))" }.joined(separator: ", ")
-        }
-        return sql + " RETURNING \(quoteIdentifier(key))"
     }
 }

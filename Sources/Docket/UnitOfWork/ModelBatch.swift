@@ -29,7 +29,7 @@ protocol FlushBatch: Sendable {
     /// `true` when two or more of the queued updates write a column of one of the table's unique
     /// indexes: they may exchange values, which only the planner orders. Read on the writer, from
     /// the encodings the caller made.
-    func mayExchangeUniqueValues(on db: Connection) throws -> Bool
+    func mayExchangeUniqueValues(catalog: some PlannerCatalog) throws -> Bool
     /// Runs every queued update in row order (the planner's order for updates of one table), each
     /// writing only the columns that differ from the row as loaded; records written versions in
     /// `result`.
@@ -167,16 +167,16 @@ struct ModelBatch<M: Model>: FlushBatch {
         return (try encoder.encode(models, row: row, with: access), snapshot)
     }
 
-    func mayExchangeUniqueValues(on db: Connection) throws -> Bool {
+    func mayExchangeUniqueValues(catalog: some PlannerCatalog) throws -> Bool {
         var updates = 0
         for row in 0..<models.count where book.kind(row) == .update {
             updates += 1
             if updates > 1 { break }
         }
         guard updates > 1 else { return false }
-        let indexes = try db.schemaCache.table(table, on: db).uniqueIndexes
+        let indexes = try catalog.table(table).uniqueIndexes
         guard !indexes.isEmpty else { return false }
-        let columns = ModelEncoder<M>.reused(on: db).columns
+        let columns = catalog.columns(of: M.self)
         let slots = Set(indexes.flatMap { $0.columns }).compactMap { columns.firstIndex(of: $0) }
         var writing = 0
         for row in 0..<models.count where book.kind(row) == .update {
@@ -220,7 +220,7 @@ struct ModelBatch<M: Model>: FlushBatch {
             guard !slots.isEmpty else { continue }
             let compared = change.comparedSlots(slots)
             if shape?.slots != slots || shape?.compared != compared {
-                let sql = FlushExecutor.updateSQL(change, slots: slots, compared: compared)
+                let sql = FlushExecutor.updateSQL(change, slots: slots, compared: compared, dialect: db.dialect)
                 shape = (slots, compared, try db.cachedStatement(sql))
             }
             if let version = try FlushExecutor.update(

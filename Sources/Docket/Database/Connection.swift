@@ -142,7 +142,7 @@ public final class Connection {
         if !readOnly {
             // WAL lets readers run alongside the one writer (https://sqlite.org/wal.html). The mode is
             // persistent, so the writer sets it once and readers inherit it.
-            let mode = try fetchAll("PRAGMA journal_mode = WAL").first?[0]
+            let mode = try switchingToWAL(deadline: ContinuousClock.now + configuration.busyTimeout)
             guard mode == .text("wal") else {
                 throw DatabaseError(
                     resultCode: SQLITE_ERROR, message: "could not switch \(path) to WAL mode (got \(mode ?? .null))")
@@ -155,6 +155,22 @@ public final class Connection {
         try execute("PRAGMA foreign_keys = \(configuration.foreignKeys ? "ON" : "OFF")")
         if readOnly { try execute("PRAGMA query_only = ON") }
         try configuration.prepareConnection?(self)
+    }
+
+    /// `PRAGMA journal_mode = WAL`, again after a short sleep while it reports SQLITE_BUSY, until
+    /// `deadline`. Two processes opening a new file at once both switch it: one may then hold a
+    /// shared lock the other must wait out, and SQLite answers BUSY at once instead of calling the
+    /// busy handler (it would be a deadlock), so the wait is here.
+    private func switchingToWAL(deadline: ContinuousClock.Instant) throws -> DatabaseValue? {
+        var sleep = 100
+        while true {
+            do {
+                return try fetchAll("PRAGMA journal_mode = WAL").first?[0]
+            } catch let error as DatabaseError where error.resultCode == SQLITE_BUSY && ContinuousClock.now < deadline {
+                usleep(UInt32(Int.random(in: sleep / 2...sleep)))
+                sleep = min(sleep * 2, 10_000)
+            }
+        }
     }
 
     /// Closes the connection, finalizing its cached statements first.

@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Docket", targets: ["Docket"]),
         .library(name: "DocketMigrations", targets: ["DocketMigrations"]),
         .library(name: "DocketMacros", targets: ["DocketMacros"]),
+        .library(name: "DocketPostgres", targets: ["DocketPostgres"]),
         .executable(name: "docket-sample", targets: ["DocketSample"]),
         .executable(name: "docket", targets: ["DocketCLI"]),
         .executable(name: "bookstore", targets: ["Bookstore"]),
@@ -18,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swiftlang/swift-syntax.git", from: "603.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -57,6 +60,17 @@ let package = Package(
         .target(
             name: "DocketMacros",
             dependencies: ["Docket", "DocketMacrosPlugin"]
+        ),
+        // PostgreSQL, through postgres-nio: its own product, so that an application on SQLite alone
+        // never builds SwiftNIO.
+        .target(
+            name: "DocketPostgres",
+            dependencies: [
+                "Docket",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "DocketCLI",
@@ -119,6 +133,11 @@ let package = Package(
         .testTarget(
             name: "MigrationTests",
             dependencies: ["Docket", "DocketMigrations", "DocketCLI"]
+        ),
+        // Runs against a throwaway PostgreSQL server the test support starts (Tests/DocketPostgresTests).
+        .testTarget(
+            name: "DocketPostgresTests",
+            dependencies: ["Docket", "DocketPostgres", .product(name: "Logging", package: "swift-log")]
         ),
         // Depends on Bookstore so that `swift test` builds the `bookstore` binary the test runs.
         .testTarget(

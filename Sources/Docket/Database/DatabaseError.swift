@@ -42,6 +42,16 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
     /// or restart. A caller must not assume that nothing landed: check for the rows, or retry in a
     /// way that is safe to repeat.
     public var isCommitOutcomeUnknown = false
+    /// The error's own code on a backend other than SQLite: PostgreSQL's SQLSTATE, e.g. `23505`.
+    /// `resultCode` and `extendedResultCode` then hold the SQLite code of the same kind
+    /// (`SQLITE_CONSTRAINT_UNIQUE` for 23505), so one `catch` serves both backends.
+    public var sqlState: String?
+    /// The violated constraint's name, where the backend reports it (PostgreSQL does).
+    public var constraintName: String?
+
+    /// `true` when the transaction lost a race that running it again can win: PostgreSQL's
+    /// serialization failure (40001) or deadlock (40P01). ``RetryPolicy`` retries these.
+    public var isRetryableConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
 
     /// For a constraint violation: its kind, table and columns, from SQLite's report and what
     /// Docket knows of the row at fault.
@@ -60,6 +70,7 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
         if violation.table == nil { violation.table = table }
         if violation.columns.isEmpty { violation.columns = columns }
         if violation.referencedTable == nil { violation.referencedTable = referencedTable }
+        if let constraintName { violation.name = constraintName }
         violation.key = key
         return violation
     }
@@ -73,6 +84,27 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
         self.message = message
         self.sql = sql
         self.context = context
+    }
+
+    /// An error reported by a backend other than SQLite, under its own code (`sqlState`) and, in
+    /// `resultCode` and `extendedResultCode`, the SQLite code of the same kind: a constraint's, or
+    /// `SQLITE_BUSY` for a conflict that a retry can cure, or `SQLITE_ERROR`.
+    public init(
+        sqlState: String, message: String, constraint kind: ConstraintViolation.Kind? = nil, sql: String? = nil
+    ) {
+        let extended: Int32 =
+            switch kind {
+            case .unique?: SQLITE_CONSTRAINT_UNIQUE
+            case .primaryKey?: SQLITE_CONSTRAINT_PRIMARYKEY
+            case .notNull?: SQLITE_CONSTRAINT_NOTNULL
+            case .check?: SQLITE_CONSTRAINT_CHECK
+            case .foreignKey?: SQLITE_CONSTRAINT_FOREIGNKEY
+            case .trigger?: SQLITE_CONSTRAINT_TRIGGER
+            case .other?: SQLITE_CONSTRAINT
+            case nil: sqlState == "40001" || sqlState == "40P01" ? SQLITE_BUSY : SQLITE_ERROR
+            }
+        self.init(resultCode: extended & 0xFF, extendedResultCode: extended, message: message, sql: sql)
+        self.sqlState = sqlState
     }
 
     /// Reads the error state of a connection after a call returned `code`.
@@ -97,7 +129,7 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, Equatable
     public var description: String {
         var text = ""
         if let context { text += context + ": " }
-        text += message + " (\(codeName))"
+        text += message + (sqlState.map { " (SQLSTATE \($0))" } ?? " (\(codeName))")
         if let sql { text += " in SQL: \(sql)" }
         return text
     }
@@ -138,8 +170,9 @@ public struct ConstraintViolation: Sendable, Equatable {
     /// The columns: as SQLite names them (UNIQUE, PRIMARY KEY, NOT NULL), else the foreign-key
     /// column Docket found at fault.
     public internal(set) var columns: [String]
-    /// The constraint's name or expression, for CHECK constraints.
-    public let name: String?
+    /// The constraint's name or expression: for CHECK constraints on SQLite, and for every kind on
+    /// PostgreSQL, which names them all.
+    public internal(set) var name: String?
     /// The primary key of the row at fault, when known.
     public internal(set) var key: DatabaseValue?
     /// For FOREIGN KEY: the table referenced, when Docket found it.

@@ -40,6 +40,7 @@ public struct RetryPolicy: Sendable, Equatable {
     /// `true` for the errors a retry can cure: another commit got there first.
     public static func isConflict(_ error: any Error) -> Bool {
         if case UnitOfWorkError.staleWrite = error { return true }
+        if let error = error as? DatabaseError, error.isRetryableConflict { return true }
         return (error as? any RetryableConflict) != nil
     }
 

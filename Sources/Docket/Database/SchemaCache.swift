@@ -25,11 +25,17 @@ public struct TableInfo: Sendable, Hashable {
         public let columns: [String]
         /// Empty when the key references the parent's primary key implicitly.
         public let parentColumns: [String]
+        /// Whether the backend can check this key at the end of the transaction instead of at each
+        /// statement: every key on SQLite (`PRAGMA defer_foreign_keys`), only keys declared
+        /// `DEFERRABLE` on PostgreSQL. The planner breaks a cycle by deferring only such a key, and
+        /// otherwise by a post-update of a nullable column.
+        public let isDeferrable: Bool
 
-        public init(parentTable: String, columns: [String], parentColumns: [String]) {
+        public init(parentTable: String, columns: [String], parentColumns: [String], isDeferrable: Bool = true) {
             self.parentTable = parentTable
             self.columns = columns
             self.parentColumns = parentColumns
+            self.isDeferrable = isDeferrable
         }
     }
     /// A UNIQUE constraint or unique index on plain columns (not the primary key, not an

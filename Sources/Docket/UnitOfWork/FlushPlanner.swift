@@ -65,13 +65,13 @@ public enum FlushPlanner {
                     if change.kind == .update, let old = change.snapshot?[slot], old != value, !old.isNull,
                         let parent = deleted[TableKey(table: fk.parentTable, key: old)]
                     {
-                        graph.add(from: change.index, to: parent, hard: false, slot: slot)
+                        graph.add(from: change.index, to: parent, hard: false, slot: slot, holder: change.index)
                     }
                 case .delete:
                     if !value.isNull, let parent = deleted[TableKey(table: fk.parentTable, key: value)],
                         parent != change.index
                     {
-                        graph.add(from: change.index, to: parent, hard: false, slot: slot)
+                        graph.add(from: change.index, to: parent, hard: false, slot: slot, holder: change.index)
                     }
                 }
             }
@@ -121,7 +121,7 @@ public enum FlushPlanner {
             }
             // Every remaining change waits on another: find a cycle and break one of its edges.
             let cycle = graph.findCycle(among: { active[$0] && !done[$0] })
-            if let soft = cycle.first(where: { !graph.edges[$0].hard && !graph.edges[$0].unique }) {
+            if let soft = cycle.first(where: { isDeferrable(graph.edges[$0], changes, schema) }) {
                 graph.remove(soft)
                 defers = true
             } else if let unique = cycle.first(where: { graph.edges[$0].unique }) {
@@ -377,6 +377,16 @@ public enum FlushPlanner {
         return fk.parentColumns.isEmpty || fk.parentColumns == pk
     }
 
+    /// A soft foreign-key edge whose key the backend can check at the end of the flush.
+    private static func isDeferrable(_ edge: Graph.Edge, _ changes: [RowChange], _ schema: [String: TableInfo])
+        -> Bool
+    {
+        guard !edge.hard, !edge.unique else { return false }
+        let holder = changes[edge.holder]
+        let column = holder.columns[edge.slot]
+        return schema[holder.table]?.foreignKeys.first { $0.columns == [column] }?.isDeferrable ?? true
+    }
+
     private static func isNullable(_ edge: Graph.Edge, _ changes: [RowChange], _ schema: [String: TableInfo]) -> Bool {
         let child = changes[edge.to]
         if case .delete = child.kind { return false }
@@ -435,6 +445,9 @@ private struct Graph {
         /// `uniqueIndexes`.
         var unique = false
         let slot: Int
+        /// The change whose column `slot` is: the child of a foreign-key edge (`to` for a parent's
+        /// insert, `from` for a delete or an update moving away from a parent).
+        let holder: Int
         var removed = false
     }
     var edges: [Edge] = []
@@ -448,8 +461,8 @@ private struct Graph {
         indegree = Array(repeating: 0, count: count)
     }
 
-    mutating func add(from: Int, to: Int, hard: Bool, slot: Int, unique: Bool = false) {
-        let edge = Edge(from: from, to: to, hard: hard, unique: unique, slot: slot)
+    mutating func add(from: Int, to: Int, hard: Bool, slot: Int, unique: Bool = false, holder: Int? = nil) {
+        let edge = Edge(from: from, to: to, hard: hard, unique: unique, slot: slot, holder: holder ?? to)
         incoming[to].append(edges.count)
         edges.append(edge)
         outgoing[from].append(edge)

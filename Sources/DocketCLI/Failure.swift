@@ -13,6 +13,10 @@ enum Failure {
     static let cannotOpen = ExitCode(66)
     /// 75 (EX_TEMPFAIL): the database stayed locked by another process past the busy timeout.
     static let busy = ExitCode(75)
+    /// 2: `plan --exit-code` found pending migrations (as `terraform plan -detailed-exitcode`).
+    static let pending = ExitCode(2)
+    /// 3: `lint` flagged something.
+    static let lintFindings = ExitCode(3)
 
     struct CannotOpen: Error, CustomStringConvertible {
         let description: String

@@ -75,6 +75,13 @@ extension Migrator {
         return runs
     }
 
+    /// The migrations ``migrate(_:to:onProgress:)`` would apply to a database with `history`, in
+    /// the order it would apply them, after the same validation (a problem throws, as `migrate`
+    /// would): what `docket plan` prints.
+    public func plan(history: [AppliedMigration], to target: Int64? = nil) throws(MigrationError) -> [Migration] {
+        try pendingMigrations(history: history, to: target)
+    }
+
     /// The migrations ``migrate(_:to:onProgress:)`` would apply, after validating everything.
     func pendingMigrations(history: [AppliedMigration], to target: Int64?) throws(MigrationError) -> [Migration] {
         if let error = MigrationError.combining(problems(with: history)) { throw error }

@@ -1,0 +1,196 @@
+import Docket
+import DocketMigrations
+import Foundation
+import Testing
+
+/// `docket plan` and `docket lint` through the built binary, on real files (issue 18).
+@Suite struct PlanAndLintTests {
+    static let authors = """
+        -- migrate:up
+        CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL, bio TEXT);
+
+        -- migrate:down
+        DROP TABLE authors;
+        """
+    static let books = """
+        -- migrate:up
+        CREATE TABLE books (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES authors(id), title TEXT NOT NULL);
+
+        -- migrate:down
+        DROP TABLE books;
+        """
+
+    struct PlanDocument: Decodable {
+        struct Pending: Decodable {
+            struct Statement: Decodable {
+                let line: Int
+                let sql: String
+            }
+            let version: Int64
+            let name: String
+            let options: String
+            let statements: [Statement]
+        }
+        let pending: [Pending]
+    }
+
+    struct LintDocument: Decodable {
+        let findings: [LintFinding]
+    }
+
+    @Test func givenPendingMigrations_whenPlanned_thenTheyArePrintedWithTheirSQLAndNothingIsApplied() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        try workspace.write("2_books.sql", Self.books)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+
+        let text = try docket(["plan"] + arguments)
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("2 migrations to apply, in this order:"))
+        #expect(text.stdout.contains("-- 1 authors"))
+        #expect(text.stdout.contains("CREATE TABLE books"))
+        // Nothing ran: no file was even created.
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+
+        let gated = try docket(["plan", "--exit-code", "--json"] + arguments)
+        #expect(gated.status == 2)
+        let document = try JSONDecoder().decode(PlanDocument.self, from: Data(gated.stdout.utf8))
+        #expect(document.pending.map(\.version) == [1, 2])
+        #expect(document.pending[1].statements.first?.line == 2)
+        #expect(document.pending[1].statements.first?.sql.hasPrefix("CREATE TABLE books") == true)
+
+        #expect(try docket(["migrate", "--to", "1"] + arguments).status == 0)
+        let rest = try JSONDecoder().decode(
+            PlanDocument.self, from: Data(try docket(["plan", "--json"] + arguments).stdout.utf8))
+        #expect(rest.pending.map(\.name) == ["books"])
+
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        let upToDate = try docket(["plan", "--exit-code"] + arguments)
+        #expect(upToDate.status == 0)
+        #expect(upToDate.stdout.contains("Up to date: nothing to apply."))
+    }
+
+    @Test func givenAnEditedAppliedMigration_whenPlanned_thenItIsRefusedAsMigrateWouldBe() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        try workspace.write("1_authors.sql", Self.authors.replacingOccurrences(of: "bio TEXT", with: "bio BLOB"))
+        let result = try docket(["plan", "--exit-code"] + arguments)
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("the up section was edited"))
+    }
+
+    @Test func givenSafeMigrations_whenLinted_thenNothingIsFlaggedAndTheBookstoreRebuildPasses() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.copyBookstoreMigrations()
+        let result = try docket(["lint", "--migrations", workspace.migrations])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("6 migrations linted: nothing flagged."))
+    }
+
+    @Test func givenRiskyMigrations_whenLinted_thenEachIsFlaggedWithItsFileAndLine() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        try workspace.write("2_books.sql", Self.books)
+        try workspace.write(
+            "3_risky.sql",
+            """
+            -- migrate:up
+            ALTER TABLE authors DROP COLUMN bio;
+            DROP TABLE books;
+            ALTER TABLE authors ADD COLUMN email TEXT NOT NULL;
+
+            -- migrate:down
+            SELECT 1;
+            """)
+        let result = try docket(["lint", "--migrations", workspace.migrations])
+        #expect(result.status == 3)
+        let file = workspace.path(of: "3_risky.sql")
+        #expect(result.stderr.contains("\(file):2: [destructive] drops column bio of authors"))
+        #expect(result.stderr.contains("\(file):3: [destructive] drops table books"))
+        #expect(result.stderr.contains("\(file):4: [not-null-without-default]"))
+        // The last statement fails on SQLite itself; it is flagged once, by the clearer check.
+        #expect(!result.stderr.contains("\(file):4: [fails]"))
+    }
+
+    @Test func givenARebuildThatLosesAColumnWithForeignKeysOn_whenLinted_thenBothAreFlaggedAtTheDrop() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        try workspace.write(
+            "2_rebuild.sql",
+            """
+            -- migrate:up foreign_keys:on
+            CREATE TABLE new_authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+            INSERT INTO new_authors (id, name) SELECT id, name FROM authors;
+            DROP TABLE authors;
+            ALTER TABLE new_authors RENAME TO authors;
+
+            -- migrate:down
+            SELECT 1;
+            """)
+        let result = try docket(["lint", "--json", "--migrations", workspace.migrations])
+        #expect(result.status == 3)
+        let findings = try JSONDecoder().decode(LintDocument.self, from: Data(result.stdout.utf8)).findings
+        #expect(findings.map(\.check) == [.destructive, .rebuildWithForeignKeysOn])
+        #expect(findings.map(\.line) == [4, 4])
+        #expect(findings[0].message == "rebuilds authors without column bio: their values are lost")
+        #expect(findings.allSatisfy { $0.version == 2 && $0.path == workspace.path(of: "2_rebuild.sql") })
+    }
+
+    @Test func givenAnIndexInATransactionlessMigrationAndAnAllowComment_whenLinted_thenOnlyTheUnsilencedIsFlagged()
+        throws
+    {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        try workspace.write(
+            "2_index.sql",
+            """
+            -- migrate:up transaction:false
+            CREATE INDEX authors_name ON authors(name);
+            CREATE INDEX IF NOT EXISTS authors_name_again ON authors(name);
+
+            -- migrate:down transaction:false
+            DROP INDEX authors_name;
+            """)
+        try workspace.write(
+            "3_cleanup.sql",
+            """
+            -- migrate:up
+            -- The column was never used: dropping it is intended.
+            -- docket-lint: allow destructive
+            ALTER TABLE authors DROP COLUMN bio;
+
+            -- migrate:down
+            ALTER TABLE authors ADD COLUMN bio TEXT;
+            """)
+        let result = try docket(["lint", "--json", "--migrations", workspace.migrations])
+        #expect(result.status == 3)
+        let findings = try JSONDecoder().decode(LintDocument.self, from: Data(result.stdout.utf8)).findings
+        #expect(findings.map(\.check) == [.indexWithoutIfNotExists])
+        #expect(findings.first?.line == 2)
+        #expect(findings.first?.path == workspace.path(of: "2_index.sql"))
+    }
+
+    @Test func givenAStatementThatFails_whenLinted_thenItIsFlaggedAndLaterMigrationsAreStillRead() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        try workspace.write(
+            "2_typo.sql", "-- migrate:up\nCREATE TABLEX oops (id INTEGER);\n\n-- migrate:down\nSELECT 1;\n")
+        try workspace.write(
+            "3_index.sql",
+            "-- migrate:up transaction:false\nCREATE INDEX a_name ON authors(name);\n\n-- migrate:down\nSELECT 1;\n")
+        let result = try docket(["lint", "--json", "--migrations", workspace.migrations])
+        #expect(result.status == 3)
+        let findings = try JSONDecoder().decode(LintDocument.self, from: Data(result.stdout.utf8)).findings
+        #expect(findings.map(\.check) == [.fails, .indexWithoutIfNotExists])
+        #expect(findings[0].line == 2 && findings[0].message.contains("syntax error"))
+    }
+}

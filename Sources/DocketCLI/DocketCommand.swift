@@ -15,11 +15,11 @@ struct DocketCommand: ParsableCommand {
             Exit codes: 0 success; 1 a migration failed and was rolled back; 64 bad command-line usage; \
             65 the migrations are invalid, nothing was run; 66 the database or the migrations folder cannot be \
             opened; 75 the database stayed busy (locked by another process) past the busy timeout; 2 `plan --exit-code` \
-            found pending migrations; 3 `lint` flagged something.
+            found pending migrations; 3 `lint` or `schema check` found something.
             """,
         subcommands: [
             MigrateCommand.self, RollbackCommand.self, StatusCommand.self, PlanCommand.self, NewCommand.self,
-            ValidateCommand.self, LintCommand.self,
+            ValidateCommand.self, LintCommand.self, SchemaCommand.self,
         ]
     )
 }

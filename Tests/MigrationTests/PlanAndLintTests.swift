@@ -194,3 +194,71 @@ import Testing
         #expect(findings[0].line == 2 && findings[0].message.contains("syntax error"))
     }
 }
+
+/// `docket schema dump` and `docket schema check` through the built binary (issue 18).
+@Suite struct SchemaFileTests {
+    @Test func givenMigrations_whenDumpedFromThemAndFromAMigratedDatabase_thenBothAreTheSameStableText() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.copyBookstoreMigrations()
+        let fromMigrations = try docket(["schema", "dump", "--migrations", workspace.migrations])
+        #expect(fromMigrations.status == 0)
+        #expect(fromMigrations.stdout.contains("-- Applied version: 20261123120500 (6 migrations)"))
+        // Tables by name, each followed by its indexes; the history table left out.
+        let text = fromMigrations.stdout
+        let authors = try #require(text.range(of: "CREATE TABLE authors"))
+        let books = try #require(text.range(of: "CREATE TABLE \"books\""))
+        let index = try #require(text.range(of: "CREATE INDEX books_author_id"))
+        let customers = try #require(text.range(of: "CREATE TABLE customers"))
+        #expect(authors.lowerBound < books.lowerBound && books.lowerBound < index.lowerBound)
+        #expect(index.lowerBound < customers.lowerBound)
+        #expect(!text.contains("docket_migrations"))
+
+        #expect(
+            try docket(["migrate", "--database", workspace.database, "--migrations", workspace.migrations]).status == 0)
+        let fromDatabase = try docket(
+            ["schema", "dump", "--database", workspace.database, "--migrations", workspace.migrations])
+        #expect(fromDatabase.stdout == text)
+    }
+
+    @Test func givenACommittedSchemaFile_whenAMigrationIsAdded_thenCheckFailsUntilItIsRegenerated() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.copyBookstoreMigrations()
+        let file = workspace.root.appendingPathComponent("schema.sql").path
+        let missing = try docket(["schema", "check", "--migrations", workspace.migrations])
+        #expect(missing.status == 3)
+        #expect(missing.stderr.contains("\(file) does not exist"))
+
+        #expect(
+            try docket(["schema", "dump", "--migrations", workspace.migrations, "--output", file]).status == 0)
+        let ok = try docket(["schema", "check", "--migrations", workspace.migrations])
+        #expect(ok.status == 0, "\(ok.stderr)")
+
+        try workspace.write(
+            "20261201000000_add_tags.sql",
+            "-- migrate:up\nCREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n\n-- migrate:down\nDROP TABLE tags;\n"
+        )
+        let stale = try docket(["schema", "check", "--migrations", workspace.migrations])
+        #expect(stale.status == 3)
+        #expect(stale.stderr.contains("\(file):3: the schema file differs from what the migrations produce"))
+        #expect(stale.stderr.contains("Applied version: 20261201000000 (7 migrations)"))
+
+        #expect(
+            try docket(["schema", "dump", "--migrations", workspace.migrations, "--output", file]).status == 0)
+        #expect(try docket(["schema", "check", "--migrations", workspace.migrations]).status == 0)
+        #expect(try String(contentsOfFile: file, encoding: .utf8).contains("CREATE TABLE tags"))
+    }
+
+    @Test func givenADatabaseThatDoesNotExist_whenDumped_thenExit66AndNothingIsCreated() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.copyBookstoreMigrations()
+        let result = try docket([
+            "schema", "dump", "--database", workspace.database, "--migrations", workspace.migrations,
+        ])
+        #expect(result.status == 66)
+        #expect(result.stderr.contains("does not exist"))
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+    }
+}

@@ -1,0 +1,58 @@
+import Docket
+import Foundation
+
+extension Migrator {
+    /// The schema of `db` as SQL, for a file reviewed in pull requests (`docket schema dump`):
+    /// a header naming the latest applied version, then every table, index, view and trigger as
+    /// SQLite stores its `CREATE` statement, in a stable order (tables by name, each followed by
+    /// its indexes by name, then views, then triggers). SQLite's own objects, automatic indexes
+    /// and Docket's `docket_migrations` table are left out.
+    public func schemaDump(_ db: Database) throws(MigrationError) -> String {
+        let history = try readHistory(db)
+        do {
+            return try db.blocking.read { connection in
+                try Self.dump(connection, version: history.map(\.version).max(), applied: history.count)
+            }
+        } catch {
+            throw MigrationError.wrapping(error, doing: "reading the schema")
+        }
+    }
+
+    /// The schema these migrations produce on an empty scratch database, as ``schemaDump(_:)``
+    /// writes it: what `docket schema check` compares the committed file with.
+    public func scratchSchema() throws(MigrationError) -> String {
+        let db: Database
+        do {
+            db = try Database.temporary()
+        } catch {
+            throw MigrationError.wrapping(error, doing: "creating a scratch database")
+        }
+        defer { db.close() }
+        var scratch = self
+        scratch.allowsOutOfOrder = true
+        try scratch.migrate(db)
+        return try scratch.schemaDump(db)
+    }
+
+    private static func dump(_ db: Connection, version: Int64?, applied: Int) throws -> String {
+        var text = """
+            -- The database schema, as the migrations leave it. Written by `docket schema dump`,
+            -- checked by `docket schema check`: regenerate it, do not edit it.
+            -- Applied version: \(version.map(String.init) ?? "none") (\(applied) migration\(applied == 1 ? "" : "s"))
+
+            """
+        let rows = try db.fetchAll(
+            """
+            SELECT type, name, tbl_name, sql FROM sqlite_master
+            WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND tbl_name <> 'docket_migrations'
+            ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 0 WHEN 'view' THEN 1 ELSE 2 END,
+                     CASE type WHEN 'view' THEN name WHEN 'trigger' THEN name ELSE tbl_name END,
+                     type <> 'table', name
+            """)
+        for row in rows {
+            guard let sql = row.values[3].textValue else { continue }
+            text += "\n" + sql.trimmingCharacters(in: .whitespacesAndNewlines) + ";\n"
+        }
+        return text
+    }
+}

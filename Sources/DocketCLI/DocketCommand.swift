@@ -19,7 +19,7 @@ struct DocketCommand: ParsableCommand {
             """,
         subcommands: [
             MigrateCommand.self, RollbackCommand.self, StatusCommand.self, PlanCommand.self, NewCommand.self,
-            ValidateCommand.self, LintCommand.self, SchemaCommand.self,
+            ValidateCommand.self, LintCommand.self, SchemaCommand.self, RepairCommand.self, BaselineCommand.self,
         ]
     )
 }

@@ -121,7 +121,7 @@ public struct Migrator: Sendable {
                 downMarkerLine: nil))
     }
 
-    private mutating func insert(_ migration: Migration) {
+    mutating func insert(_ migration: Migration) {
         let index = migrations.firstIndex { $0.version > migration.version } ?? migrations.endIndex
         migrations.insert(migration, at: index)
     }

@@ -262,3 +262,105 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
     }
 }
+
+/// `docket repair` and `docket baseline` through the built binary (issue 18).
+@Suite struct RepairAndBaselineTests {
+    static let authors = PlanAndLintTests.authors
+    static let books = PlanAndLintTests.books
+
+    @Test func givenAnEditedAppliedMigration_whenRepaired_thenTheNewChecksumIsRecordedAuditedAndNoSQLRuns() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        try workspace.write("1_authors.sql", Self.authors.replacingOccurrences(of: "bio TEXT", with: "bio BLOB"))
+        #expect(try docket(["migrate"] + arguments).status == 65)
+
+        let repaired = try docket(["repair"] + arguments)
+        #expect(repaired.status == 0, "\(repaired.stderr)")
+        #expect(repaired.stdout.contains("Repaired 1_authors: checksum "))
+        #expect(repaired.stdout.contains("No SQL was run."))
+        #expect(try docket(["status"] + arguments).stdout.contains("applied  1  authors"))
+        #expect(try docket(["migrate"] + arguments).status == 0)
+
+        let db = try workspace.open()
+        defer { db.close() }
+        // The edit itself was not applied: the column is still TEXT.
+        #expect(
+            try db.blocking.read { try $0.scalar("SELECT type FROM pragma_table_info('authors') WHERE name = 'bio'") }
+                == .text("TEXT"))
+        let audit = try Migrator(folder: workspace.migrations).repairs(db)
+        #expect(audit.count == 1)
+        #expect(audit.first?.version == 1)
+        #expect(audit.first?.oldChecksum != audit.first?.newChecksum)
+        let history = try Migrator(folder: workspace.migrations).readHistory(db)
+        #expect(history.first?.checksum == audit.first?.newChecksum)
+
+        let again = try docket(["repair"] + arguments)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("Nothing to repair"))
+        let unknown = try docket(["repair", "--version", "99"] + arguments)
+        #expect(unknown.status == 65)
+        #expect(unknown.stderr.contains("no applied migration has version 99"))
+    }
+
+    @Test func givenAnExistingDatabase_whenBaselined_thenEarlierMigrationsAreRecordedAndLaterOnesApply() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        try workspace.write("2_books.sql", Self.books)
+        try workspace.write(
+            "3_tags.sql",
+            "-- migrate:up\nCREATE TABLE tags (id INTEGER PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE tags;\n")
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        do {
+            // A database made before Docket, by hand, with a row in it.
+            let db = try workspace.open()
+            defer { db.close() }
+            try db.blocking.write {
+                try $0.execute(
+                    """
+                    CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL, bio TEXT);
+                    CREATE TABLE books (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES authors(id), title TEXT NOT NULL);
+                    INSERT INTO authors (name) VALUES ('Le Guin');
+                    """)
+            }
+        }
+        let baseline = try docket(["baseline", "--version", "2"] + arguments)
+        #expect(baseline.status == 0, "\(baseline.stderr)")
+        #expect(baseline.stdout.contains("Recorded 1_authors as applied (baseline, not run)"))
+        let status = try docket(["status"] + arguments).stdout
+        #expect(status.contains("applied  1  authors") && status.contains("applied  2  books"))
+        #expect(status.contains("pending  3  tags"))
+        #expect(try docket(["migrate"] + arguments).status == 0)
+        let db = try workspace.open()
+        defer { db.close() }
+        #expect(try db.blocking.read { try $0.scalar("SELECT count(*) FROM authors") } == .integer(1))
+
+        let twice = try docket(["baseline", "--version", "2"] + arguments)
+        #expect(twice.status == 65)
+        #expect(twice.stderr.contains("already has a migration history"))
+    }
+
+    @Test func givenADatabaseThatDoesNotMatch_whenBaselined_thenItIsRefusedNamingWhatIsMissing() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", Self.authors)
+        try workspace.write("2_books.sql", Self.books)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        do {
+            let db = try workspace.open()
+            defer { db.close() }
+            try db.blocking.write {
+                try $0.execute("CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            }
+        }
+        let result = try docket(["baseline", "--version", "2"] + arguments)
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("is not at version 2: authors has no column bio; books does not exist"))
+        let db = try workspace.open()
+        defer { db.close() }
+        #expect(try Migrator(folder: workspace.migrations).readHistory(db).isEmpty)
+    }
+}

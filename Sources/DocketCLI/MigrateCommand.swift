@@ -42,7 +42,12 @@ struct MigrateCommand: ParsableCommand {
             }
             let db = try location.openDatabase()
             defer { db.close() }
-            for entry in try migrator.status(db) where entry.state == .missing {
+            for entry in try migrator.status(db) where entry.state == .missing && entry.isRepeatable {
+                Failure.printWarning(
+                    "R__\(entry.name) ran before but its file is gone: what it created stays in the database, and "
+                        + "it no longer runs.")
+            }
+            for entry in try migrator.status(db) where entry.state == .missing && !entry.isRepeatable {
                 Failure.printWarning(
                     "\(entry.version)_\(entry.name) is applied but its file is gone; rolling it back needs "
                         + "`docket rollback --use-stored-down` (the down section stored in docket_migrations).")

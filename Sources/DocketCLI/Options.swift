@@ -76,6 +76,15 @@ struct LocationOptions: ParsableArguments {
     }
 
     /// The migrator for `--migrations`, with `--allow-out-of-order` applied by the caller.
+    /// The repeatable migrations' history, empty when the database does not exist yet.
+    func readRepeatableHistory(_ migrator: Migrator) throws -> [AppliedRepeatable] {
+        let path = try requireDatabase()
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let db = try openDatabase()
+        defer { db.close() }
+        return try migrator.readRepeatableHistory(db)
+    }
+
     func makeMigrator() throws -> Migrator {
         try Migrator(folder: migrations)
     }

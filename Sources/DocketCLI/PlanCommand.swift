@@ -43,6 +43,8 @@ struct PlanCommand: ParsableCommand {
             /// `false` for a migration registered in Swift, whose step is code.
             var isSQL: Bool
             var statements: [Statement]
+            /// A repeatable migration (`R__<name>.sql`, version 0) that never ran or whose file changed.
+            var isRepeatable = false
         }
         var database: String
         var migrationsFolder: String
@@ -53,7 +55,13 @@ struct PlanCommand: ParsableCommand {
         try Failure.reporting {
             let migrator = try location.makeMigrator()
             let history = try location.readHistory(migrator)
-            let pending = try migrator.plan(history: history, to: to)
+            let versioned = try migrator.plan(history: history, to: to)
+            // As `migrate`: repeatable migrations run once every versioned one is applied.
+            let repeatables =
+                to == nil || to! >= (migrator.migrations.map(\.version).max() ?? 0)
+                ? migrator.pendingRepeatables(history: try location.readRepeatableHistory(migrator)).map(\.migration)
+                : []
+            let pending = versioned + repeatables
             let document = Document(
                 database: try location.requireDatabase(), migrationsFolder: location.migrations,
                 pending: pending.map { migration in
@@ -62,7 +70,8 @@ struct PlanCommand: ParsableCommand {
                     return Document.Pending(
                         version: migration.version, name: migration.name, path: migration.path,
                         options: migration.up.options.description, isSQL: isSQL,
-                        statements: migration.up.statements.map { .init(line: $0.line, sql: $0.sql) })
+                        statements: migration.up.statements.map { .init(line: $0.line, sql: $0.sql) },
+                        isRepeatable: migration.version == 0)
                 })
             if json {
                 let encoder = JSONEncoder()
@@ -79,7 +88,8 @@ struct PlanCommand: ParsableCommand {
                     for item in document.pending {
                         print("")
                         let options = item.options.isEmpty ? "" : " (\(item.options))"
-                        print("-- \(item.version) \(item.name)\(options)\(item.path.map { "  \($0)" } ?? "")")
+                        let label = item.isRepeatable ? "R__\(item.name) (repeatable)" : "\(item.version) \(item.name)"
+                        print("-- \(label)\(options)\(item.path.map { "  \($0)" } ?? "")")
                         if !item.isSQL { print("-- (a Swift step)") }
                         for statement in item.statements { print(statement.sql) }
                     }

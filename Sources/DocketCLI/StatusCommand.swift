@@ -29,7 +29,8 @@ struct StatusCommand: ParsableCommand {
         try Failure.reporting {
             let migrator = try location.makeMigrator()
             let history = try location.readHistory(migrator)
-            let entries = try migrator.status(history: history)
+            let entries = try migrator.status(
+                history: history, repeatables: try location.readRepeatableHistory(migrator))
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -47,7 +48,10 @@ struct StatusCommand: ParsableCommand {
             let nameWidth = entries.map { $0.name.count }.max() ?? 0
             for entry in entries {
                 var line = entry.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
-                line += "\(entry.version)  " + entry.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+                line +=
+                    entry.isRepeatable
+                    ? "R__" + entry.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+                    : "\(entry.version)  " + entry.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
                 if let appliedAt = entry.appliedAt { line += "  applied \(appliedAt)" }
                 if let milliseconds = entry.durationMilliseconds { line += " in \(formatDuration(milliseconds))" }
                 if entry.isOutOfOrder { line += "  (older than the latest applied migration)" }

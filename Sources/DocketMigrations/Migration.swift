@@ -22,8 +22,9 @@ public struct Migration: Sendable, Identifiable {
     /// The line of the `-- migrate:down` marker, to point at `irreversible`.
     let downMarkerLine: Int?
 
-    /// `<version>_<name>`, as in the file name.
-    public var id: String { "\(version)_\(name)" }
+    /// `<version>_<name>`, as in the file name (`R__<name>` for a repeatable migration as the
+    /// runner runs it, with version 0).
+    public var id: String { version == 0 ? "R__\(name)" : "\(version)_\(name)" }
 }
 
 /// One direction (up or down) of a migration: what runs, and how.

@@ -30,6 +30,8 @@ public struct AppliedMigration: Sendable, Hashable, Codable {
 /// because a migration and its row commit in one transaction, or neither does.
 enum MigrationHistory {
     static let table = "docket_migrations"
+    /// Docket's own tables, which schema dumps and baselines leave out, as an SQL list.
+    static let docketTables = "('docket_migrations', 'docket_repeatable_migrations', 'docket_migration_repairs')"
 
     static let createSQL = """
         CREATE TABLE IF NOT EXISTS docket_migrations (

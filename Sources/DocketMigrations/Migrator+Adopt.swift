@@ -194,7 +194,7 @@ extension Migrator {
             """
             SELECT m.name, p.name FROM sqlite_master AS m, pragma_table_xinfo(m.name) AS p
             WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-              AND m.name NOT LIKE 'docket\\_migration%' ESCAPE '\\'
+              AND m.name NOT IN \(MigrationHistory.docketTables)
             """)
         {
             guard let name = row.values[0].textValue, let column = row.values[1].textValue else { continue }

@@ -22,8 +22,10 @@ public struct MigrationRun: Sendable, Hashable, Codable {
     /// this one did nothing.
     public let wasDoneByAnotherRunner: Bool
 
-    /// `<version>_<name>`.
-    public var id: String { "\(version)_\(name)" }
+    /// `<version>_<name>`, or `R__<name>` for a repeatable migration.
+    public var id: String { isRepeatable ? "R__\(name)" : "\(version)_\(name)" }
+    /// A repeatable migration (``RepeatableMigration``), which has version 0.
+    public var isRepeatable: Bool { version == 0 }
 }
 
 extension Migrator {
@@ -71,6 +73,11 @@ extension Migrator {
                 durationMilliseconds: milliseconds ?? 0, wasDoneByAnotherRunner: milliseconds == nil)
             runs.append(run)
             onProgress(run)
+        }
+        // The repeatable migrations run once the versioned ones are all applied (not on the way to
+        // an older `target`, whose schema they may not fit).
+        if target == nil || target! >= (migrations.map(\.version).max() ?? 0) {
+            runs = try applyRepeatables(db, after: runs, onProgress: onProgress)
         }
         return runs
     }

@@ -44,7 +44,7 @@ extension Migrator {
         let rows = try db.fetchAll(
             """
             SELECT type, name, tbl_name, sql FROM sqlite_master
-            WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND tbl_name <> 'docket_migrations'
+            WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND tbl_name NOT IN \(MigrationHistory.docketTables)
             ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 0 WHEN 'view' THEN 1 ELSE 2 END,
                      CASE type WHEN 'view' THEN name WHEN 'trigger' THEN name ELSE tbl_name END,
                      type <> 'table', name

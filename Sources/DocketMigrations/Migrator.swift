@@ -21,6 +21,8 @@ import Foundation
 public struct Migrator: Sendable {
     /// Every migration, from files and from Swift, sorted by version.
     public private(set) var migrations: [Migration] = []
+    /// The repeatable migrations (`R__<name>.sql` files), in name order: the order they run in.
+    public private(set) var repeatables: [RepeatableMigration] = []
     /// When `true`, pending migrations older than the latest applied one run too (in version order)
     /// instead of being refused. The CLI's `--allow-out-of-order`.
     public var allowsOutOfOrder = false
@@ -51,6 +53,20 @@ public struct Migrator: Sendable {
         }
         for fileName in names.sorted() where fileName.hasSuffix(".sql") && !fileName.hasPrefix(".") {
             let path = (folder as NSString).appendingPathComponent(fileName)
+            if let name = RepeatableMigration.name(of: fileName) {
+                guard let data = FileManager.default.contents(atPath: path),
+                    let contents = String(data: data, encoding: .utf8)
+                else {
+                    fileProblems.append(
+                        MigrationError(.malformedFile, "the file cannot be read as UTF-8 text.", path: path))
+                    continue
+                }
+                switch RepeatableMigration.parse(path: path, name: name, contents: contents) {
+                case .success(let repeatable): repeatables.append(repeatable)
+                case .failure(let errors): fileProblems += errors.problems
+                }
+                continue
+            }
             let version: Int64
             let name: String
             switch MigrationFile.checkName(fileName) {
@@ -59,7 +75,7 @@ public struct Migrator: Sendable {
                 fileProblems.append(
                     MigrationError(
                         .malformedFileName,
-                        "the file name is not <version>_<name>.sql (digits, an underscore, then letters, digits, "
+                        "the file name is not <version>_<name>.sql, nor R__<name>.sql for a repeatable migration (digits, an underscore, then letters, digits, "
                             + "'_', '-' or '.'); rename it, e.g. to 20261123124500_create_books.sql.",
                         path: path))
                 continue
@@ -279,9 +295,36 @@ public struct Migrator: Sendable {
         return entries.sorted { ($0.version, $0.path ?? "") < ($1.version, $1.path ?? "") }
     }
 
-    /// Reads the database's history and returns ``status(history:)``.
+    /// Reads the database's history and returns ``status(history:repeatables:)``.
     public func status(_ db: Database) throws(MigrationError) -> [MigrationStatus] {
-        try status(history: try readHistory(db))
+        try status(history: try readHistory(db), repeatables: try readRepeatableHistory(db))
+    }
+
+    /// ``status(history:)``, followed by the repeatable migrations in name order, then those recorded
+    /// whose file is gone (`missing`, which stops nothing).
+    public func status(history: [AppliedMigration], repeatables applied: [AppliedRepeatable]) throws(MigrationError)
+        -> [MigrationStatus]
+    {
+        var entries = try status(history: history)
+        let recorded = Dictionary(applied.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        for repeatable in repeatables {
+            let last = recorded[repeatable.name]
+            var entry = MigrationStatus(
+                version: 0, name: repeatable.name,
+                state: last == nil ? .pending : last!.checksum == repeatable.checksum ? .applied : .changed,
+                path: repeatable.path, appliedAt: last?.appliedAt, durationMilliseconds: last?.durationMilliseconds,
+                isReversible: false, isOutOfOrder: false)
+            entry.isRepeatable = true
+            entries.append(entry)
+        }
+        for last in applied where !repeatables.contains(where: { $0.name == last.name }) {
+            var entry = MigrationStatus(
+                version: 0, name: last.name, state: .missing, path: nil, appliedAt: last.appliedAt,
+                durationMilliseconds: last.durationMilliseconds, isReversible: false, isOutOfOrder: false)
+            entry.isRepeatable = true
+            entries.append(entry)
+        }
+        return entries
     }
 }
 
@@ -304,6 +347,8 @@ public struct MigrationStatus: Sendable, Hashable, Codable {
         case modified
         /// Applied, but its file is gone (or its Swift migration is no longer registered).
         case missing
+        /// A repeatable migration whose file changed since it last ran: `migrate` runs it again.
+        case changed
     }
     /// The migration's version.
     public let version: Int64
@@ -324,4 +369,7 @@ public struct MigrationStatus: Sendable, Hashable, Codable {
     /// What is wrong with it, when something is: two files with one version, say. `docket status`
     /// still lists every migration, marks these, and exits 65.
     public var problem: String? = nil
+    /// A repeatable migration (`R__<name>.sql`, version 0): pending until it first runs, then
+    /// applied, or changed when its file changed since.
+    public var isRepeatable = false
 }

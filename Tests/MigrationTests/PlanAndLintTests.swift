@@ -364,3 +364,86 @@ import Testing
         #expect(try Migrator(folder: workspace.migrations).readHistory(db).isEmpty)
     }
 }
+
+/// Repeatable migrations (`R__<name>.sql`) through the built binary (issue 18).
+@Suite struct RepeatableMigrationTests {
+    static let view = """
+        -- What each author wrote, for the reports.
+        -- migrate:repeatable
+        DROP VIEW IF EXISTS author_titles;
+        CREATE VIEW author_titles AS SELECT a.name, b.title FROM authors AS a JOIN books AS b ON b.author_id = a.id;
+        """
+
+    struct StatusDocument: Decodable {
+        let migrations: [MigrationStatus]
+    }
+
+    @Test func givenARepeatableMigration_whenMigrating_thenItRunsAfterTheVersionedOnesAndAgainOnlyWhenItChanges()
+        throws
+    {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", PlanAndLintTests.authors)
+        try workspace.write("2_books.sql", PlanAndLintTests.books)
+        try workspace.write("R__author_titles.sql", Self.view)
+        try workspace.write(
+            "R__a_seed.sql", "-- migrate:repeatable\nINSERT OR IGNORE INTO authors (id, name) VALUES (1, 'Le Guin');\n")
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+
+        let first = try docket(["migrate"] + arguments)
+        #expect(first.status == 0, "\(first.stderr)")
+        let lines = first.stdout.split(separator: "\n").map(String.init)
+        let order = lines.compactMap { line in line.hasPrefix("Applied ") ? line.split(separator: " ")[1] : nil }
+            .filter { $0.contains("_") }
+        // Versioned first, then the repeatable ones in name order.
+        #expect(order == ["1_authors", "2_books", "R__a_seed", "R__author_titles"])
+
+        let again = try docket(["migrate"] + arguments)
+        #expect(again.stdout.contains("already up to date"))
+        #expect(!again.stdout.contains("R__"))
+        let status = try docket(["status"] + arguments).stdout
+        #expect(status.contains("applied  R__author_titles"))
+
+        try workspace.write(
+            "R__author_titles.sql", Self.view.replacingOccurrences(of: "b.title FROM", with: "b.title, b.id FROM"))
+        let json = try docket(["status", "--json"] + arguments)
+        let entries = try JSONDecoder().decode(StatusDocument.self, from: Data(json.stdout.utf8)).migrations
+        let titles = try #require(entries.first { $0.name == "author_titles" })
+        #expect(titles.isRepeatable && titles.state == .changed)
+        #expect(entries.first { $0.name == "a_seed" }?.state == .applied)
+        let plan = try docket(["plan", "--exit-code"] + arguments)
+        #expect(plan.status == 2)
+        #expect(plan.stdout.contains("-- R__author_titles (repeatable)"))
+
+        let rerun = try docket(["migrate"] + arguments)
+        #expect(rerun.stdout.contains("Applied R__author_titles"))
+        #expect(!rerun.stdout.contains("R__a_seed"))
+        let db = try workspace.open()
+        defer { db.close() }
+        let columns = try db.blocking.read { try $0.fetchAll("SELECT name FROM pragma_table_info('author_titles')") }
+        #expect(columns.map(\.values[0]) == [.text("name"), .text("title"), .text("id")])
+    }
+
+    @Test func givenMigratingToAnOlderVersion_whenRepeatablesExist_thenTheyWaitForTheLatest() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", PlanAndLintTests.authors)
+        try workspace.write("2_books.sql", PlanAndLintTests.books)
+        try workspace.write("R__author_titles.sql", Self.view)
+        let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
+        let partial = try docket(["migrate", "--to", "1"] + arguments)
+        #expect(partial.status == 0, "\(partial.stderr)")
+        #expect(!partial.stdout.contains("R__"))
+        #expect(try docket(["status"] + arguments).stdout.contains("pending  R__author_titles"))
+    }
+
+    @Test func givenARepeatableFileWithoutItsMarker_whenValidated_thenTheFileAndLineAreNamed() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_authors.sql", PlanAndLintTests.authors)
+        try workspace.write("R__broken.sql", "CREATE VIEW v AS SELECT 1;\n")
+        let result = try docket(["validate", "--migrations", workspace.migrations])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("\(workspace.path(of: "R__broken.sql")):1: a repeatable migration needs"))
+    }
+}

@@ -1,6 +1,6 @@
 -- The database schema, as the migrations leave it. Written by `docket schema dump`,
 -- checked by `docket schema check`: regenerate it, do not edit it.
--- Applied version: 20261123120500 (6 migrations)
+-- Applied version: 20261123120500
 
 CREATE TABLE authors (
     id INTEGER PRIMARY KEY,

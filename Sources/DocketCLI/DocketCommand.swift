@@ -19,7 +19,8 @@ struct DocketCommand: ParsableCommand {
             """,
         subcommands: [
             MigrateCommand.self, RollbackCommand.self, StatusCommand.self, PlanCommand.self, NewCommand.self,
-            ValidateCommand.self, LintCommand.self, SchemaCommand.self, RepairCommand.self, BaselineCommand.self,
+            ValidateCommand.self, LintCommand.self, SchemaCommand.self, SquashCommand.self, RepairCommand.self,
+            BaselineCommand.self,
         ]
     )
 }

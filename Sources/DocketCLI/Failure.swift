@@ -52,7 +52,7 @@ enum Failure {
             }
         case .malformedFileName, .duplicateVersion, .malformedFile, .missingUpSection, .missingDownSection,
             .incompleteStatement, .modified, .outOfOrder, .irreversible, .missingMigration, .invalidTarget,
-            .invalidMigrations:
+            .invalidMigrations, .partiallySquashed:
             return invalidMigrations
         }
     }

@@ -54,6 +54,7 @@ struct StatusCommand: ParsableCommand {
                     : "\(entry.version)  " + entry.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
                 if let appliedAt = entry.appliedAt { line += "  applied \(appliedAt)" }
                 if let milliseconds = entry.durationMilliseconds { line += " in \(formatDuration(milliseconds))" }
+                if let squash = entry.squashedInto { line += "  (squashed into \(squash))" }
                 if entry.isOutOfOrder { line += "  (older than the latest applied migration)" }
                 if !entry.isReversible { line += "  (irreversible)" }
                 if let problem = entry.problem { line += "  (problem: \(problem))" }

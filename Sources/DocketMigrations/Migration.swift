@@ -22,6 +22,11 @@ public struct Migration: Sendable, Identifiable {
     /// The line of the `-- migrate:down` marker, to point at `irreversible`.
     let downMarkerLine: Int?
 
+    /// For a migration written by `docket squash`: each migration it replaces, by version, with
+    /// the checksum that migration was applied with (`-- docket:squashed <version> <checksum>`
+    /// lines before the up marker). A database that applied all of them counts this one as applied.
+    public internal(set) var squashes: [Int64: String] = [:]
+
     /// `<version>_<name>`, as in the file name (`R__<name>` for a repeatable migration as the
     /// runner runs it, with version 0).
     public var id: String { version == 0 ? "R__\(name)" : "\(version)_\(name)" }

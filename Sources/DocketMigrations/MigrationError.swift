@@ -51,6 +51,8 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         case database
         /// Several of the problems above, listed in ``MigrationError/problems``.
         case invalidMigrations
+        /// A database applied some, not all, of the migrations a squashed migration replaces.
+        case partiallySquashed
     }
 
     /// What went wrong.

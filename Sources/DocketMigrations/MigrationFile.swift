@@ -54,6 +54,7 @@ enum MigrationFile {
         var current: WritableKeyPath<(up: Section?, down: Section?), Section?>?
         var sections: (up: Section?, down: Section?) = (nil, nil)
         var reportedStraySQL = false
+        var squashes: [Int64: String] = [:]
 
         for (index, line) in lines.enumerated() {
             let lineNumber = index + 1
@@ -99,6 +100,16 @@ enum MigrationFile {
                 }
             } else if let current {
                 sections[keyPath: current]!.lines.append(line)
+            } else if line.hasPrefix("-- docket:squashed ") {
+                let words = line.split(separator: " ")
+                if words.count == 4, let replaced = Int64(words[2]), words[3].count == 64 {
+                    squashes[replaced] = String(words[3])
+                } else {
+                    problems.append(
+                        MigrationError(
+                            .malformedFile, "'\(line)' is not '-- docket:squashed <version> <checksum>'.", path: path,
+                            line: lineNumber))
+                }
             } else if !reportedStraySQL, SQLScript.firstToken(Array(line.utf8), from: 0, to: line.utf8.count) != nil {
                 reportedStraySQL = true
                 problems.append(
@@ -163,10 +174,11 @@ enum MigrationFile {
                     path: path, line: (lines.lastIndex { !$0.isEmpty } ?? 0) + 1))
         }
         guard problems.isEmpty, let upStep else { return .failure(MigrationErrors(problems: problems)) }
-        return .success(
-            Migration(
-                version: version, name: name, path: path, up: upStep, down: downStep, checksum: checksum,
-                downMarkerLine: sections.down?.markerLine))
+        var migration = Migration(
+            version: version, name: name, path: path, up: upStep, down: downStep, checksum: checksum,
+            downMarkerLine: sections.down?.markerLine)
+        migration.squashes = squashes
+        return .success(migration)
     }
 
     /// Lines with a byte-order mark removed, CRLF turned into LF and trailing white space dropped, so

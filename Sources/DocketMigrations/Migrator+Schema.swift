@@ -11,7 +11,7 @@ extension Migrator {
         let history = try readHistory(db)
         do {
             return try db.blocking.read { connection in
-                try Self.dump(connection, version: history.map(\.version).max(), applied: history.count)
+                try Self.dump(connection, version: history.map(\.version).max())
             }
         } catch {
             throw MigrationError.wrapping(error, doing: "reading the schema")
@@ -21,6 +21,11 @@ extension Migrator {
     /// The schema these migrations produce on an empty scratch database, as ``schemaDump(_:)``
     /// writes it: what `docket schema check` compares the committed file with.
     public func scratchSchema() throws(MigrationError) -> String {
+        try scratchSchemaAndRows().schema
+    }
+
+    /// ``scratchSchema()``, and each table the migrations leave rows in, with its row count.
+    func scratchSchemaAndRows() throws(MigrationError) -> (schema: String, rows: [(table: String, count: Int64)]) {
         let db: Database
         do {
             db = try Database.temporary()
@@ -31,14 +36,34 @@ extension Migrator {
         var scratch = self
         scratch.allowsOutOfOrder = true
         try scratch.migrate(db)
-        return try scratch.schemaDump(db)
+        let schema = try scratch.schemaDump(db)
+        do {
+            let rows = try db.blocking.read { connection in
+                try connection.fetchAll(
+                    """
+                    SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+                      AND name NOT IN \(MigrationHistory.docketTables) ORDER BY name
+                    """
+                ).compactMap { row -> (table: String, count: Int64)? in
+                    guard let table = row.values[0].textValue else { return nil }
+                    let count =
+                        try connection.scalar(
+                            "SELECT count(*) FROM \"\(table.replacingOccurrences(of: "\"", with: "\"\""))\""
+                        ).integerValue ?? 0
+                    return count > 0 ? (table, count) : nil
+                }
+            }
+            return (schema, rows)
+        } catch {
+            throw MigrationError.wrapping(error, doing: "counting the rows the migrations leave")
+        }
     }
 
-    private static func dump(_ db: Connection, version: Int64?, applied: Int) throws -> String {
+    private static func dump(_ db: Connection, version: Int64?) throws -> String {
         var text = """
             -- The database schema, as the migrations leave it. Written by `docket schema dump`,
             -- checked by `docket schema check`: regenerate it, do not edit it.
-            -- Applied version: \(version.map(String.init) ?? "none") (\(applied) migration\(applied == 1 ? "" : "s"))
+            -- Applied version: \(version.map(String.init) ?? "none")
 
             """
         let rows = try db.fetchAll(

@@ -180,7 +180,10 @@ public struct Migrator: Sendable {
         let appliedVersions = Set(history.map(\.version))
         for applied in history {
             if let migration = byVersion[applied.version], let checksum = migration.checksum,
-                let recorded = applied.checksum, checksum != recorded
+                let recorded = applied.checksum, checksum != recorded,
+                // A squashed migration at the version of the last one it replaces, which this
+                // database applied as that file.
+                migration.squashes[applied.version] != recorded
             {
                 comparison.modified.append((applied, migration))
             }
@@ -207,6 +210,21 @@ public struct Migrator: Sendable {
                         + "(checksum \(migration.checksum!.prefix(12)), applied as \(applied.checksum!.prefix(12))); "
                         + "restore the file as it was applied, and write a new migration for the change.",
                     path: migration.path, line: migration.up.firstLine - 1))
+        }
+        // A database that applied some of the migrations a squash replaces, but not the last of them,
+        // can take neither the squash (it would create what exists) nor the old files (gone).
+        let applied = Set(history.map(\.version))
+        for squash in migrations where !squash.squashes.isEmpty && !applied.contains(squash.version) {
+            let done = squash.squashes.keys.filter { applied.contains($0) }.sorted()
+            guard let first = done.first else { continue }
+            problems.append(
+                MigrationError(
+                    .partiallySquashed,
+                    "this database applied \(done.count) of the \(squash.squashes.count) migrations \(squash.id) "
+                        + "replaces (from \(first)), but not all of them: it can take neither the squashed migration "
+                        + "nor the old files. Migrate it to \(squash.version) with the migrations from before the "
+                        + "squash (e.g. a checkout of that commit), then with these.",
+                    path: squash.path, line: 1))
         }
         if !allowsOutOfOrder, let latest = history.last {
             for migration in comparison.outOfOrder {
@@ -259,15 +277,23 @@ public struct Migrator: Sendable {
         let outOfOrder = Set(comparison.outOfOrder.map(\.version))
         var entries: [MigrationStatus] = []
         let byVersion = Dictionary(migrations.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
+        var squashedBy: [Int64: Int64] = [:]
+        for squash in migrations { for version in squash.squashes.keys { squashedBy[version] = squash.version } }
+        let appliedVersions = Set(history.map(\.version))
         for applied in history {
             let migration = byVersion[applied.version]
-            entries.append(
-                MigrationStatus(
-                    version: applied.version, name: applied.name,
-                    state: migration == nil ? .missing : modified.contains(applied.version) ? .modified : .applied,
-                    path: migration?.path, appliedAt: applied.appliedAt,
-                    durationMilliseconds: applied.durationMilliseconds, isReversible: applied.isReversible,
-                    isOutOfOrder: false))
+            // A row of a migration a squash replaced: applied, as long as the squash counts as applied.
+            let squash =
+                migration == nil ? squashedBy[applied.version].flatMap { appliedVersions.contains($0) ? $0 : nil } : nil
+            var entry = MigrationStatus(
+                version: applied.version, name: applied.name,
+                state: migration == nil && squash == nil
+                    ? .missing : modified.contains(applied.version) ? .modified : .applied,
+                path: migration?.path, appliedAt: applied.appliedAt,
+                durationMilliseconds: applied.durationMilliseconds, isReversible: applied.isReversible,
+                isOutOfOrder: false)
+            entry.squashedInto = squash
+            entries.append(entry)
         }
         for migration in comparison.pending {
             entries.append(
@@ -372,4 +398,7 @@ public struct MigrationStatus: Sendable, Hashable, Codable {
     /// A repeatable migration (`R__<name>.sql`, version 0): pending until it first runs, then
     /// applied, or changed when its file changed since.
     public var isRepeatable = false
+    /// For an applied migration whose file `docket squash` replaced: the version of the squashed
+    /// migration that stands for it now.
+    public var squashedInto: Int64? = nil
 }

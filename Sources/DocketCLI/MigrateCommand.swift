@@ -53,7 +53,11 @@ struct MigrateCommand: ParsableCommand {
                         + "`docket rollback --use-stored-down` (the down section stored in docket_migrations).")
             }
             let started = ContinuousClock.now
+            let progress = Progress(verb: "applying")
+            defer { progress.finish() }
+            migrator.onStart = { progress.start($0) }
             let runs = try migrator.migrate(db, to: to) { run in
+                progress.finish()
                 if run.wasDoneByAnotherRunner {
                     print("Skipped \(run.id): another runner applied it first.")
                 } else {

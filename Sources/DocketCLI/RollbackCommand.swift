@@ -39,7 +39,11 @@ struct RollbackCommand: ParsableCommand {
             migrator.usesStoredDownSQL = useStoredDown
             let db = try location.openDatabase()
             defer { db.close() }
+            let progress = Progress(verb: "rolling back")
+            defer { progress.finish() }
+            migrator.onStart = { progress.start($0) }
             let report: (MigrationRun) -> Void = { run in
+                progress.finish()
                 if run.wasDoneByAnotherRunner {
                     print("Skipped \(run.id): another runner rolled it back first.")
                 } else {

@@ -51,6 +51,7 @@ extension Migrator {
         var historyTableExists = !history.isEmpty
         var runs: [MigrationRun] = []
         for migration in pending {
+            onStart?(migration.id)
             let milliseconds: Double?
             do {
                 milliseconds = try db.blocking.writeWithoutTransaction { [historyTableExists] connection in

@@ -59,6 +59,7 @@ extension Migrator {
         if let error = MigrationError.combining(problems) { throw error }
         var runs: [MigrationRun] = []
         for (migration, step) in plan {
+            onStart?(migration.id)
             let milliseconds: Double?
             do {
                 milliseconds = try db.blocking.writeWithoutTransaction { connection in

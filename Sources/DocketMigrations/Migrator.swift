@@ -30,6 +30,10 @@ public struct Migrator: Sendable {
     /// history table when it was applied (`docket rollback --use-stored-down`). Default `false`:
     /// such a rollback is refused, since nobody can review SQL that is no longer in the repository.
     public var usesStoredDownSQL = false
+    /// Called with a migration's id (`<version>_<name>`, or `R__<name>`) just before it runs, up or
+    /// down, on the calling thread: what `docket migrate` uses to show the elapsed time of a long
+    /// one. `onProgress` reports its end.
+    public var onStart: (@Sendable (String) -> Void)?
     /// Problems found while reading files, reported by every operation before it runs anything.
     private var fileProblems: [MigrationError] = []
 

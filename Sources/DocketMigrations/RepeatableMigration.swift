@@ -164,6 +164,7 @@ extension Migrator {
         let history = try readRepeatableHistory(db)
         for repeatable in pendingRepeatables(history: history) {
             let migration = repeatable.migration
+            onStart?(migration.id)
             let milliseconds: Double?
             do {
                 milliseconds = try db.blocking.writeWithoutTransaction { connection in

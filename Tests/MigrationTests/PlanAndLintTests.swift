@@ -536,3 +536,51 @@ import Testing
             ])
     }
 }
+
+/// A long migration's elapsed time on a terminal, and only its final line into a pipe (issue 18).
+@Suite struct ProgressTests {
+    /// About 2.5–3 s of work in one statement.
+    static let slow = """
+        -- migrate:up
+        CREATE TABLE counted AS
+            WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 28000000) SELECT count(*) AS n FROM c;
+
+        -- migrate:down
+        DROP TABLE counted;
+        """
+
+    @Test func givenAMigrationLongerThanTwoSeconds_whenRunOnATerminalAndIntoAPipe_thenOnlyTheTerminalSeesItsProgress()
+        throws
+    {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write("1_slow.sql", Self.slow)
+        let binary = try #require(docketExecutable).path
+        // On a terminal: `script` gives the tool a pseudo-terminal and records what it wrote.
+        let terminal = Process()
+        terminal.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        terminal.arguments = [
+            "-qec",
+            "\(binary) migrate --database \(workspace.database) --migrations \(workspace.migrations)",
+            "/dev/null",
+        ]
+        let pipe = Pipe()
+        terminal.standardOutput = pipe
+        terminal.standardInput = FileHandle.nullDevice
+        try terminal.run()
+        let seen = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        terminal.waitUntilExit()
+        #expect(terminal.terminationStatus == 0, "\(seen)")
+        #expect(seen.contains("⧗ applying 1_slow: 2 s"))
+        #expect(seen.contains("Applied 1_slow in "))
+
+        // Into a pipe: the same run prints its lines and nothing else.
+        #expect(
+            try docket(["rollback", "--database", workspace.database, "--migrations", workspace.migrations]).status == 0
+        )
+        let piped = try docket(["migrate", "--database", workspace.database, "--migrations", workspace.migrations])
+        #expect(piped.status == 0)
+        #expect(piped.stdout.contains("Applied 1_slow in "))
+        #expect(!piped.stdout.contains("⧗") && !piped.stdout.contains("\r"))
+    }
+}

@@ -70,6 +70,21 @@ struct BaselineCommand: ParsableCommand {
     @Option(name: .long, help: "The last migration the database already matches.")
     var version: Int64
 
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    /// What `baseline --json` prints.
+    struct Document: Codable {
+        struct Recorded: Codable {
+            var version: Int64
+            var name: String
+            var path: String?
+        }
+        var database: String
+        var baseline: Int64
+        var recorded: [Recorded]
+    }
+
     func validate() throws {
         _ = try location.requireDatabase()
     }
@@ -84,6 +99,15 @@ struct BaselineCommand: ParsableCommand {
             let db = try location.openDatabase()
             defer { db.close() }
             let adopted = try migrator.baseline(db, version: version)
+            if json {
+                let document = Document(
+                    database: path, baseline: version,
+                    recorded: adopted.map { .init(version: $0.version, name: $0.name, path: $0.path) })
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(document), as: UTF8.self))
+                return
+            }
             for migration in adopted { print("Recorded \(migration.id) as applied (baseline, not run)") }
             print(
                 "Baseline at \(version): \(adopted.count) migration\(adopted.count == 1 ? "" : "s") recorded; "

@@ -80,7 +80,6 @@ struct SchemaCommand: ParsableCommand {
             try Failure.reporting {
                 let migrator = try Migrator(folder: migrations)
                 try migrator.validate()
-                let expected = try migrator.scratchSchema()
                 let path = file ?? SchemaCommand.defaultFile(migrations: migrations)
                 guard let data = FileManager.default.contents(atPath: path) else {
                     Failure.printError(
@@ -88,20 +87,14 @@ struct SchemaCommand: ParsableCommand {
                             + "--output \(path)` and commit it.")
                     throw Failure.lintFindings
                 }
-                let committed = String(decoding: data, as: UTF8.self)
-                guard committed != expected else {
+                guard let difference = try migrator.checkSchema(String(decoding: data, as: UTF8.self)) else {
                     print("\(path) matches the schema the migrations produce.")
                     return
                 }
-                let have = committed.split(separator: "\n", omittingEmptySubsequences: false)
-                let want = expected.split(separator: "\n", omittingEmptySubsequences: false)
-                let line =
-                    zip(have, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset
-                    ?? min(have.count, want.count)
-                let found = line < have.count ? String(have[line]) : "(end of file)"
-                let wanted = line < want.count ? String(want[line]) : "(end of file)"
+                let found = difference.found ?? "(end of file)"
+                let wanted = difference.expected ?? "(end of file)"
                 Failure.printError(
-                    "\(path):\(line + 1): the schema file differs from what the migrations produce: it has "
+                    "\(path):\(difference.line): the schema file differs from what the migrations produce: it has "
                         + "\"\(found)\" where they give \"\(wanted)\". Regenerate it with `docket schema dump "
                         + "--migrations \(migrations) --output \(path)` and commit it.")
                 throw Failure.lintFindings

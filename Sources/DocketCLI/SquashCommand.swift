@@ -21,6 +21,15 @@ struct SquashCommand: ParsableCommand {
     @Option(name: .long, help: "The last migration to squash.")
     var to: Int64
 
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    /// What `squash --json` prints.
+    struct Document: Codable {
+        var file: String
+        var removed: [String]
+    }
+
     func run() throws {
         try Failure.reporting {
             let migrator = try Migrator(folder: migrations)
@@ -35,6 +44,13 @@ struct SquashCommand: ParsableCommand {
                 try FileManager.default.moveItem(atPath: temporary, toPath: target)
             } catch {
                 throw Failure.cannotOpen(migrations, "cannot rewrite \(migrations): \(error.localizedDescription)")
+            }
+            if json {
+                let document = Document(file: target, removed: squash.replaced.compactMap(\.path))
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(document), as: UTF8.self))
+                return
             }
             let count = squash.replaced.count
             print("Squashed \(count) migration\(count == 1 ? "" : "s") into \(target):")

@@ -24,6 +24,20 @@ extension Migrator {
         try scratchSchemaAndRows().schema
     }
 
+    /// Compares a committed schema file's text with ``scratchSchema()``: `nil` when they are the
+    /// same, else the first line that differs (`docket schema check`).
+    public func checkSchema(_ committed: String) throws(MigrationError) -> SchemaDifference? {
+        let expected = try scratchSchema()
+        guard committed != expected else { return nil }
+        let have = committed.split(separator: "\n", omittingEmptySubsequences: false)
+        let want = expected.split(separator: "\n", omittingEmptySubsequences: false)
+        let line =
+            zip(have, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(have.count, want.count)
+        return SchemaDifference(
+            line: line + 1, found: line < have.count ? String(have[line]) : nil,
+            expected: line < want.count ? String(want[line]) : nil)
+    }
+
     /// ``scratchSchema()``, and each table the migrations leave rows in, with its row count.
     func scratchSchemaAndRows() throws(MigrationError) -> (schema: String, rows: [(table: String, count: Int64)]) {
         let db: Database
@@ -80,4 +94,14 @@ extension Migrator {
         }
         return text
     }
+}
+
+/// Where a schema file first differs from what the migrations produce.
+public struct SchemaDifference: Sendable, Hashable, Codable {
+    /// The 1-based line.
+    public let line: Int
+    /// The file's line there, `nil` past its end.
+    public let found: String?
+    /// The migrations' line there, `nil` past their end.
+    public let expected: String?
 }

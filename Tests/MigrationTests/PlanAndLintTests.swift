@@ -277,10 +277,11 @@ import Testing
         try workspace.write("1_authors.sql", Self.authors.replacingOccurrences(of: "bio TEXT", with: "bio BLOB"))
         #expect(try docket(["migrate"] + arguments).status == 65)
 
-        let repaired = try docket(["repair"] + arguments)
+        let repaired = try docket(["repair", "--json"] + arguments)
         #expect(repaired.status == 0, "\(repaired.stderr)")
-        #expect(repaired.stdout.contains("Repaired 1_authors: checksum "))
-        #expect(repaired.stdout.contains("No SQL was run."))
+        let reported = try JSONDecoder().decode([MigrationRepair].self, from: Data(repaired.stdout.utf8))
+        #expect(reported.map(\.version) == [1])
+        #expect(reported.first.map { $0.oldChecksum != $0.newChecksum } == true)
         #expect(try docket(["status"] + arguments).stdout.contains("applied  1  authors"))
         #expect(try docket(["migrate"] + arguments).status == 0)
 
@@ -297,9 +298,9 @@ import Testing
         let history = try Migrator(folder: workspace.migrations).readHistory(db)
         #expect(history.first?.checksum == audit.first?.newChecksum)
 
-        let again = try docket(["repair"] + arguments)
+        let again = try docket(["repair", "--json"] + arguments)
         #expect(again.status == 0)
-        #expect(again.stdout.contains("Nothing to repair"))
+        #expect(try JSONDecoder().decode([MigrationRepair].self, from: Data(again.stdout.utf8)).isEmpty)
         let unknown = try docket(["repair", "--version", "99"] + arguments)
         #expect(unknown.status == 65)
         #expect(unknown.stderr.contains("no applied migration has version 99"))
@@ -327,9 +328,15 @@ import Testing
                     """)
             }
         }
-        let baseline = try docket(["baseline", "--version", "2"] + arguments)
+        struct BaselineDocument: Decodable {
+            struct Recorded: Decodable { let version: Int64 }
+            let baseline: Int64
+            let recorded: [Recorded]
+        }
+        let baseline = try docket(["baseline", "--version", "2", "--json"] + arguments)
         #expect(baseline.status == 0, "\(baseline.stderr)")
-        #expect(baseline.stdout.contains("Recorded 1_authors as applied (baseline, not run)"))
+        let document = try JSONDecoder().decode(BaselineDocument.self, from: Data(baseline.stdout.utf8))
+        #expect(document.baseline == 2 && document.recorded.map(\.version) == [1, 2])
         let status = try docket(["status"] + arguments).stdout
         #expect(status.contains("applied  1  authors") && status.contains("applied  2  books"))
         #expect(status.contains("pending  3  tags"))
@@ -497,7 +504,14 @@ import Testing
         defer { workspace.remove() }
         try workspace.copyBookstoreMigrations()
         let before = try docket(["schema", "dump", "--migrations", workspace.migrations]).stdout
-        #expect(try docket(["squash", "--to", "20261123120200", "--migrations", workspace.migrations]).status == 0)
+        struct SquashDocument: Decodable {
+            let file: String
+            let removed: [String]
+        }
+        let squashed = try docket(["squash", "--to", "20261123120200", "--migrations", workspace.migrations, "--json"])
+        #expect(squashed.status == 0, "\(squashed.stderr)")
+        let document = try JSONDecoder().decode(SquashDocument.self, from: Data(squashed.stdout.utf8))
+        #expect(document.file == workspace.path(of: "20261123120200_squashed.sql") && document.removed.count == 3)
         let files = try FileManager.default.contentsOfDirectory(atPath: workspace.migrations).sorted()
         #expect(files.first == "20261123120200_squashed.sql" && files.count == 4)
         let run = try docket(["migrate", "--database", workspace.database, "--migrations", workspace.migrations])

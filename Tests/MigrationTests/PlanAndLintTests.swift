@@ -598,3 +598,32 @@ import Testing
         #expect(!piped.stdout.contains("⧗") && !piped.stdout.contains("\r"))
     }
 }
+
+extension SchemaFileTests {
+    @Test func givenViewsAndTriggers_whenDumped_thenTablesThenViewsThenTriggersEachByName() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try workspace.write(
+            "1_all.sql",
+            """
+            -- migrate:up
+            CREATE TABLE zebras (id INTEGER PRIMARY KEY, name TEXT);
+            CREATE TRIGGER b_trigger AFTER INSERT ON zebras BEGIN SELECT 1; END;
+            CREATE VIEW z_view AS SELECT name FROM zebras;
+            CREATE TABLE apes (id INTEGER PRIMARY KEY);
+            CREATE VIEW a_view AS SELECT id FROM apes;
+            CREATE TRIGGER a_trigger AFTER INSERT ON apes BEGIN SELECT 1; END;
+            CREATE INDEX zebras_name ON zebras(name);
+
+            -- migrate:down
+            DROP TABLE zebras; DROP TABLE apes;
+            """)
+        let dump = try docket(["schema", "dump", "--migrations", workspace.migrations]).stdout
+        let order = [
+            "TABLE apes", "TABLE zebras", "INDEX zebras_name", "VIEW a_view", "VIEW z_view", "TRIGGER a_trigger",
+            "TRIGGER b_trigger",
+        ]
+        let positions = try order.map { try #require(dump.range(of: "CREATE " + $0)).lowerBound }
+        #expect(positions == positions.sorted())
+    }
+}

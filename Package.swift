@@ -134,11 +134,8 @@ let package = Package(
             name: "MigrationTests",
             dependencies: ["Docket", "DocketMigrations", "DocketCLI"]
         ),
-        // Runs against a throwaway PostgreSQL server the test support starts (Tests/DocketPostgresTests).
-        .testTarget(
-            name: "DocketPostgresTests",
-            dependencies: ["Docket", "DocketPostgres", .product(name: "Logging", package: "swift-log")]
-        ),
+        // DocketPostgres's tests are a package of their own (Tests/Postgres), so that this package's
+        // `swift test` never builds postgres-nio and SwiftNIO.
         // Depends on Bookstore so that `swift test` builds the `bookstore` binary the test runs.
         .testTarget(
             name: "ExampleTests",

@@ -34,12 +34,7 @@ struct LintCommand: ParsableCommand {
             try migrator.validate()
             let findings = try migrator.lint()
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(
-                    String(
-                        decoding: try encoder.encode(Document(migrationsFolder: migrations, findings: findings)),
-                        as: UTF8.self))
+                try printJSON(Document(migrationsFolder: migrations, findings: findings))
             } else {
                 for finding in findings {
                     FileHandle.standardError.write(Data("warning: \(finding.description)\n".utf8))

@@ -85,9 +85,25 @@ struct LocationOptions: ParsableArguments {
         return try migrator.readRepeatableHistory(db)
     }
 
+    /// The database, which must exist already (`why` says what a missing one means): exit 66.
+    func openExistingDatabase(_ why: String = "") throws -> (path: String, db: Database) {
+        let path = try requireDatabase()
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw Failure.cannotOpen(path, "the database \(path) does not exist" + why)
+        }
+        return (path, try openDatabase())
+    }
+
     func makeMigrator() throws -> Migrator {
         try Migrator(folder: migrations)
     }
+}
+
+/// Prints `value` as the JSON documents of `--json` options: pretty, keys sorted, slashes plain.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 /// Formats a duration in milliseconds for people: `0.4 ms`, `12 ms`, `1.52 s`.

@@ -74,9 +74,7 @@ struct PlanCommand: ParsableCommand {
                         isRepeatable: migration.version == 0)
                 })
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(document), as: UTF8.self))
+                try printJSON(document)
             } else {
                 print("Database:   \(document.database)")
                 print("Migrations: \(document.migrationsFolder)")

@@ -31,17 +31,11 @@ struct RepairCommand: ParsableCommand {
     func run() throws {
         try Failure.reporting {
             let migrator = try location.makeMigrator()
-            let path = try location.requireDatabase()
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw Failure.cannotOpen(path, "the database \(path) does not exist")
-            }
-            let db = try location.openDatabase()
+            let (_, db) = try location.openExistingDatabase()
             defer { db.close() }
             let repairs = try migrator.repair(db, version: version)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(repairs), as: UTF8.self))
+                try printJSON(repairs)
                 return
             }
             if repairs.isEmpty { print("Nothing to repair: every applied migration matches its file.") }
@@ -92,20 +86,14 @@ struct BaselineCommand: ParsableCommand {
     func run() throws {
         try Failure.reporting {
             let migrator = try location.makeMigrator()
-            let path = try location.requireDatabase()
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw Failure.cannotOpen(path, "the database \(path) does not exist: there is nothing to adopt")
-            }
-            let db = try location.openDatabase()
+            let (path, db) = try location.openExistingDatabase(": there is nothing to adopt")
             defer { db.close() }
             let adopted = try migrator.baseline(db, version: version)
             if json {
                 let document = Document(
                     database: path, baseline: version,
                     recorded: adopted.map { .init(version: $0.version, name: $0.name, path: $0.path) })
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(document), as: UTF8.self))
+                try printJSON(document)
                 return
             }
             for migration in adopted { print("Recorded \(migration.id) as applied (baseline, not run)") }

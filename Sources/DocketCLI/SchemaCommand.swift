@@ -37,11 +37,7 @@ struct SchemaCommand: ParsableCommand {
                 let migrator = try location.makeMigrator()
                 let schema: String
                 if location.resolvedDatabase != nil {
-                    let path = try location.requireDatabase()
-                    guard FileManager.default.fileExists(atPath: path) else {
-                        throw Failure.cannotOpen(path, "the database \(path) does not exist")
-                    }
-                    let db = try location.openDatabase()
+                    let (_, db) = try location.openExistingDatabase()
                     defer { db.close() }
                     schema = try migrator.schemaDump(db)
                 } else {

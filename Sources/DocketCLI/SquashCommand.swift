@@ -47,9 +47,7 @@ struct SquashCommand: ParsableCommand {
             }
             if json {
                 let document = Document(file: target, removed: squash.replaced.compactMap(\.path))
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(document), as: UTF8.self))
+                try printJSON(document)
                 return
             }
             let count = squash.replaced.count

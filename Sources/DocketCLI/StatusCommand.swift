@@ -32,12 +32,10 @@ struct StatusCommand: ParsableCommand {
             let entries = try migrator.status(
                 history: history, repeatables: try location.readRepeatableHistory(migrator))
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                let document = Document(
-                    database: try location.requireDatabase(), migrationsFolder: location.migrations,
-                    migrations: entries)
-                print(String(decoding: try encoder.encode(document), as: UTF8.self))
+                try printJSON(
+                    Document(
+                        database: try location.requireDatabase(), migrationsFolder: location.migrations,
+                        migrations: entries))
                 try Self.failIfAnyProblem(entries)
                 return
             }

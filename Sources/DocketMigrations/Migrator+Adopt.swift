@@ -130,7 +130,7 @@ extension Migrator {
         // What those migrations create, from a scratch database.
         let expected: [String: [String]]
         do {
-            let scratch = try Database.temporary()
+            let scratch = try Self.scratchDatabase()
             defer { scratch.close() }
             var partial = Migrator()
             for migration in adopted { partial.insert(migration) }

@@ -39,12 +39,7 @@ extension Migrator {
     /// and reads each statement's text. Returns every finding, in file order; the database of the
     /// application is never touched.
     public func lint() throws(MigrationError) -> [LintFinding] {
-        let db: Database
-        do {
-            db = try Database.temporary()
-        } catch {
-            throw MigrationError.wrapping(error, doing: "creating a scratch database")
-        }
+        let db = try Self.scratchDatabase()
         defer { db.close() }
         let migrations = self.migrations
         do {

@@ -131,13 +131,18 @@ extension Migrator {
     /// can: a statement SQLite refuses (`CREATE TABLEX …`), a down section that does not undo its up
     /// section (the second up then fails). The scratch database is a temporary file, removed
     /// afterwards; nothing else is touched. `docket validate` runs it.
-    public func checkOnScratchDatabase() throws(MigrationError) {
-        let db: Database
+    /// An empty database in a temporary folder, removed when it closes: where `validate`, `lint`,
+    /// `schema` and `squash` run the migrations, never on the application's database.
+    static func scratchDatabase() throws(MigrationError) -> Database {
         do {
-            db = try Database.temporary()
+            return try Database.temporary()
         } catch {
             throw MigrationError.wrapping(error, doing: "creating a scratch database")
         }
+    }
+
+    public func checkOnScratchDatabase() throws(MigrationError) {
+        let db = try Self.scratchDatabase()
         defer { db.close() }
         var scratch = self
         scratch.allowsOutOfOrder = true

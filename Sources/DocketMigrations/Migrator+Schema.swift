@@ -40,12 +40,7 @@ extension Migrator {
 
     /// ``scratchSchema()``, and each table the migrations leave rows in, with its row count.
     func scratchSchemaAndRows() throws(MigrationError) -> (schema: String, rows: [(table: String, count: Int64)]) {
-        let db: Database
-        do {
-            db = try Database.temporary()
-        } catch {
-            throw MigrationError.wrapping(error, doing: "creating a scratch database")
-        }
+        let db = try Self.scratchDatabase()
         defer { db.close() }
         var scratch = self
         scratch.allowsOutOfOrder = true

@@ -58,13 +58,7 @@ public struct Migrator: Sendable {
         for fileName in names.sorted() where fileName.hasSuffix(".sql") && !fileName.hasPrefix(".") {
             let path = (folder as NSString).appendingPathComponent(fileName)
             if let name = RepeatableMigration.name(of: fileName) {
-                guard let data = FileManager.default.contents(atPath: path),
-                    let contents = String(data: data, encoding: .utf8)
-                else {
-                    fileProblems.append(
-                        MigrationError(.malformedFile, "the file cannot be read as UTF-8 text.", path: path))
-                    continue
-                }
+                guard let contents = readText(path) else { continue }
                 switch RepeatableMigration.parse(path: path, name: name, contents: contents) {
                 case .success(let repeatable): repeatables.append(repeatable)
                 case .failure(let errors): fileProblems += errors.problems
@@ -99,18 +93,22 @@ public struct Migrator: Sendable {
                             + "timestamp such as 20261123124500 has 14.", path: path))
                 continue
             }
-            guard let data = FileManager.default.contents(atPath: path),
-                let contents = String(data: data, encoding: .utf8)
-            else {
-                fileProblems.append(
-                    MigrationError(.malformedFile, "the file cannot be read as UTF-8 text.", path: path))
-                continue
-            }
+            guard let contents = readText(path) else { continue }
             switch MigrationFile.parse(path: path, version: version, name: name, contents: contents) {
             case .success(let migration): insert(migration)
             case .failure(let errors): fileProblems += errors.problems
             }
         }
+    }
+
+    /// A migration file's text, or `nil` after recording why it cannot be read.
+    private mutating func readText(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path), let contents = String(data: data, encoding: .utf8)
+        else {
+            fileProblems.append(MigrationError(.malformedFile, "the file cannot be read as UTF-8 text.", path: path))
+            return nil
+        }
+        return contents
     }
 
     /// Registers a migration written in Swift, for data backfills. It shares the version space of
@@ -212,7 +210,9 @@ public struct Migrator: Sendable {
                     .modified,
                     "the up section was edited after the migration was applied on \(applied.appliedAt) "
                         + "(checksum \(migration.checksum!.prefix(12)), applied as \(applied.checksum!.prefix(12))); "
-                        + "restore the file as it was applied, and write a new migration for the change.",
+                        + "restore the file as it was applied, and write a new migration for the change; or, when the "
+                        + "edit changed nothing that ran (or you made it by hand), accept it with `docket repair`, "
+                        + "which records it.",
                     path: migration.path, line: migration.up.firstLine - 1))
         }
         // A database that applied some of the migrations a squash replaces, but not the last of them,

@@ -39,10 +39,8 @@ import Testing
     }
 
     @Test func givenPendingMigrations_whenPlanned_thenTheyArePrintedWithTheirSQLAndNothingIsApplied() throws {
-        let workspace = try Workspace()
+        let workspace = try Workspace.authorsAndBooks()
         defer { workspace.remove() }
-        try workspace.write("1_authors.sql", Self.authors)
-        try workspace.write("2_books.sql", Self.books)
         let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
 
         let text = try docket(["plan"] + arguments)
@@ -93,10 +91,8 @@ import Testing
     }
 
     @Test func givenRiskyMigrations_whenLinted_thenEachIsFlaggedWithItsFileAndLine() throws {
-        let workspace = try Workspace()
+        let workspace = try Workspace.authorsAndBooks()
         defer { workspace.remove() }
-        try workspace.write("1_authors.sql", Self.authors)
-        try workspace.write("2_books.sql", Self.books)
         try workspace.write(
             "3_risky.sql",
             """
@@ -307,10 +303,8 @@ import Testing
     }
 
     @Test func givenAnExistingDatabase_whenBaselined_thenEarlierMigrationsAreRecordedAndLaterOnesApply() throws {
-        let workspace = try Workspace()
+        let workspace = try Workspace.authorsAndBooks()
         defer { workspace.remove() }
-        try workspace.write("1_authors.sql", Self.authors)
-        try workspace.write("2_books.sql", Self.books)
         try workspace.write(
             "3_tags.sql",
             "-- migrate:up\nCREATE TABLE tags (id INTEGER PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE tags;\n")
@@ -351,10 +345,8 @@ import Testing
     }
 
     @Test func givenADatabaseThatDoesNotMatch_whenBaselined_thenItIsRefusedNamingWhatIsMissing() throws {
-        let workspace = try Workspace()
+        let workspace = try Workspace.authorsAndBooks()
         defer { workspace.remove() }
-        try workspace.write("1_authors.sql", Self.authors)
-        try workspace.write("2_books.sql", Self.books)
         let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
         do {
             let db = try workspace.open()
@@ -388,10 +380,8 @@ import Testing
     @Test func givenARepeatableMigration_whenMigrating_thenItRunsAfterTheVersionedOnesAndAgainOnlyWhenItChanges()
         throws
     {
-        let workspace = try Workspace()
+        let workspace = try Workspace.authorsAndBooks()
         defer { workspace.remove() }
-        try workspace.write("1_authors.sql", PlanAndLintTests.authors)
-        try workspace.write("2_books.sql", PlanAndLintTests.books)
         try workspace.write("R__author_titles.sql", Self.view)
         try workspace.write(
             "R__a_seed.sql", "-- migrate:repeatable\nINSERT OR IGNORE INTO authors (id, name) VALUES (1, 'Le Guin');\n")
@@ -432,10 +422,8 @@ import Testing
     }
 
     @Test func givenMigratingToAnOlderVersion_whenRepeatablesExist_thenTheyWaitForTheLatest() throws {
-        let workspace = try Workspace()
+        let workspace = try Workspace.authorsAndBooks()
         defer { workspace.remove() }
-        try workspace.write("1_authors.sql", PlanAndLintTests.authors)
-        try workspace.write("2_books.sql", PlanAndLintTests.books)
         try workspace.write("R__author_titles.sql", Self.view)
         let arguments = ["--database", workspace.database, "--migrations", workspace.migrations]
         let partial = try docket(["migrate", "--to", "1"] + arguments)
@@ -625,5 +613,15 @@ extension SchemaFileTests {
         ]
         let positions = try order.map { try #require(dump.range(of: "CREATE " + $0)).lowerBound }
         #expect(positions == positions.sorted())
+    }
+}
+
+extension Workspace {
+    /// A workspace whose migrations are `1_authors.sql` and `2_books.sql`.
+    static func authorsAndBooks() throws -> Workspace {
+        let workspace = try Workspace()
+        try workspace.write("1_authors.sql", PlanAndLintTests.authors)
+        try workspace.write("2_books.sql", PlanAndLintTests.books)
+        return workspace
     }
 }

@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import CompilerPluginSupport
 import PackageDescription
 
@@ -13,6 +13,13 @@ let package = Package(
         .executable(name: "docket-sample", targets: ["DocketSample"]),
         .executable(name: "docket", targets: ["DocketCLI"]),
         .executable(name: "bookstore", targets: ["Bookstore"]),
+    ],
+    // DocketPostgres builds on postgres-nio only with the `Postgres` trait, so that this package's
+    // own `swift build` and `swift test`, and every application on SQLite alone, never build SwiftNIO,
+    // a second BoringSSL and postgres-nio. An application on PostgreSQL enables it:
+    // .package(url: "…/docket.git", from: "…", traits: ["Postgres"]).
+    traits: [
+        .trait(name: "Postgres", description: "DocketPostgres: the PostgreSQL backend, on postgres-nio.")
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -61,14 +68,14 @@ let package = Package(
             name: "DocketMacros",
             dependencies: ["Docket", "DocketMacrosPlugin"]
         ),
-        // PostgreSQL, through postgres-nio: its own product, so that an application on SQLite alone
-        // never builds SwiftNIO.
+        // PostgreSQL, through postgres-nio: its own product, and behind the `Postgres` trait (above).
         .target(
             name: "DocketPostgres",
             dependencies: [
                 "Docket",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),
+                .product(
+                    name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["Postgres"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,3 +1,4 @@
+#if Postgres
 import Docket
 import Foundation
 import Logging
@@ -198,3 +199,4 @@ extension PostgresConnection {
         }
     }
 }
+#endif

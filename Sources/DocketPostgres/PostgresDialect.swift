@@ -1,3 +1,4 @@
+#if Postgres
 import Docket
 
 /// PostgreSQL's SQL dialect: `$1, $2, …` parameters, `IS NOT DISTINCT FROM` as the NULL-safe
@@ -9,3 +10,4 @@ public struct PostgresDialect: SQLDialect {
     public var nullSafeEquals: String { "IS NOT DISTINCT FROM" }
     public var maximumParameters: Int { 65_535 }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Postgres
 import Docket
 import Foundation
 import PostgresNIO
@@ -65,3 +66,4 @@ extension DatabaseError {
         return error
     }
 }
+#endif

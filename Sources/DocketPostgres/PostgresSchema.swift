@@ -1,3 +1,4 @@
+#if Postgres
 import Docket
 
 extension PostgresBackend {
@@ -106,3 +107,4 @@ extension PostgresBackend {
         return groups
     }
 }
+#endif

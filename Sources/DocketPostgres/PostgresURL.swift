@@ -1,3 +1,4 @@
+#if Postgres
 import Foundation
 import PostgresNIO
 
@@ -127,3 +128,4 @@ public struct PostgresURLError: Error, Sendable, Equatable, CustomStringConverti
 
     public var description: String { "invalid PostgreSQL URL \(url): \(reason)" }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Postgres
 import Docket
 import Foundation
 import PostgresNIO
@@ -77,3 +78,4 @@ extension DatabaseValue {
         }
     }
 }
+#endif

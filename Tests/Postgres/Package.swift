@@ -1,9 +1,10 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
-// DocketPostgres's tests, in a package of their own so that the root package's `swift test` (the
-// newcomer's first command) never builds SwiftNIO, swift-nio-ssl's BoringSSL and postgres-nio: that
-// doubled its cold build. `.ci/run` runs them: swift test --package-path Tests/Postgres
+// DocketPostgres's tests, in a package of their own that enables the root package's `Postgres`
+// trait, so that the root package's `swift test` (the newcomer's first command) never builds
+// SwiftNIO, swift-nio-ssl's BoringSSL and postgres-nio. `.ci/run` runs them:
+// swift test --package-path Tests/Postgres
 
 // SwiftPM names a path dependency after its folder (the checkout's name, which differs between
 // clones and worktrees), so the root package's identity is computed rather than spelled out.
@@ -12,7 +13,7 @@ let package = Package(
     name: "DocketPostgresTests",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: "../.."),
+        .package(path: "../..", traits: ["Postgres"]),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [

@@ -58,7 +58,7 @@ struct PlanCommand: ParsableCommand {
             let versioned = try migrator.plan(history: history, to: to)
             // As `migrate`: repeatable migrations run once every versioned one is applied.
             let repeatables =
-                to == nil || to! >= (migrator.migrations.map(\.version).max() ?? 0)
+                migrator.runsRepeatables(to: to)
                 ? migrator.pendingRepeatables(history: try location.readRepeatableHistory(migrator)).map(\.migration)
                 : []
             let pending = versioned + repeatables

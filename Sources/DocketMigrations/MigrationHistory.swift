@@ -55,11 +55,34 @@ enum MigrationHistory {
 
     static let deleteSQL = "DELETE FROM docket_migrations WHERE version = ?"
 
+    /// Whether one of Docket's tables exists yet (they are created by the first run that needs them).
+    static func exists(_ name: String, on connection: Connection) throws -> Bool {
+        try connection.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [name])
+            != .integer(0)
+    }
+
+    /// Every table and, with `views`, view of the user's schema, with its columns in order (SQLite's
+    /// own tables and Docket's left out): what `lint` compares before and after a migration, and
+    /// what `baseline` checks a database for.
+    static func columnsByTable(_ connection: Connection, views: Bool) throws -> [String: [String]] {
+        var tables: [String: [String]] = [:]
+        for row in try connection.fetchAll(
+            """
+            SELECT m.name, p.name FROM sqlite_master AS m, pragma_table_xinfo(m.name) AS p
+            WHERE m.type IN ('table'\(views ? ", 'view'" : "")) AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+              AND m.name NOT IN \(docketTables)
+            ORDER BY m.name, p.cid
+            """)
+        {
+            guard let table = row.values[0].textValue, let column = row.values[1].textValue else { continue }
+            tables[table, default: []].append(column)
+        }
+        return tables
+    }
+
     /// Every applied migration, by version; empty when the table does not exist yet.
     static func read(_ connection: Connection) throws -> [AppliedMigration] {
-        let exists = try connection.scalar(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table])
-        guard exists != .integer(0) else { return [] }
+        guard try exists(table, on: connection) else { return [] }
         return try connection.fetchAll(
             """
             SELECT version, name, checksum, applied_at, duration_ms, down_sql, down_line, down_options, reversible \
@@ -85,9 +108,7 @@ enum MigrationHistory {
 
     /// Whether `version` has a row, read inside the caller's transaction.
     static func contains(_ connection: Connection, version: Int64) throws -> Bool {
-        let exists = try connection.scalar(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table])
-        guard exists != .integer(0) else { return false }
+        guard try exists(table, on: connection) else { return false }
         return try connection.scalar("SELECT count(*) FROM docket_migrations WHERE version = ?", [version])
             != .integer(0)
     }

@@ -27,9 +27,7 @@ enum RepairHistory {
         """
 
     static func read(_ connection: Connection) throws -> [MigrationRepair] {
-        let exists = try connection.scalar(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'docket_migration_repairs'")
-        guard exists != .integer(0) else { return [] }
+        guard try MigrationHistory.exists("docket_migration_repairs", on: connection) else { return [] }
         return try connection.fetchAll(
             "SELECT version, name, old_checksum, new_checksum, repaired_at FROM docket_migration_repairs ORDER BY rowid"
         ).map { row in
@@ -126,16 +124,14 @@ extension Migrator {
             throw MigrationError(
                 .invalidTarget, "no migration has version \(version); `docket status` lists the versions.")
         }
-        let adopted = migrations.filter { $0.version <= version }
+        let adopted = upTo(version).migrations
         // What those migrations create, from a scratch database.
         let expected: [String: [String]]
         do {
             let scratch = try Self.scratchDatabase()
             defer { scratch.close() }
-            var partial = Migrator()
-            for migration in adopted { partial.insert(migration) }
-            try partial.migrate(scratch)
-            expected = try scratch.blocking.read { try Self.objects($0) }
+            try upTo(version).migrate(scratch)
+            expected = try scratch.blocking.read { try MigrationHistory.columnsByTable($0, views: true) }
         } catch {
             throw MigrationError(
                 .invalidMigrations, "the migrations up to \(version) do not run on an empty scratch database:",
@@ -153,7 +149,7 @@ extension Migrator {
                                 + "\(history.last!.version)_\(history.last!.name)): baseline adopts only a database "
                                 + "no migration has touched; use `docket migrate`.")
                     }
-                    let present = try Self.objects(connection)
+                    let present = try MigrationHistory.columnsByTable(connection, views: true)
                     var missing: [String] = []
                     for (name, columns) in expected.sorted(by: { $0.key < $1.key }) {
                         guard let have = present[name] else {
@@ -186,20 +182,20 @@ extension Migrator {
             throw MigrationError.wrapping(error, doing: "recording a baseline in \(db.path)")
         }
     }
+}
 
-    /// Tables and views by name, each with its columns (Docket's own tables left out).
-    private static func objects(_ connection: Connection) throws -> [String: [String]] {
-        var objects: [String: [String]] = [:]
-        for row in try connection.fetchAll(
-            """
-            SELECT m.name, p.name FROM sqlite_master AS m, pragma_table_xinfo(m.name) AS p
-            WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-              AND m.name NOT IN \(MigrationHistory.docketTables)
-            """)
-        {
-            guard let name = row.values[0].textValue, let column = row.values[1].textValue else { continue }
-            objects[name, default: []].append(column)
-        }
-        return objects
+extension Migrator {
+    /// A migrator holding only the versioned migrations up to `version` (no repeatable ones): what
+    /// `baseline` and `squash` run on a scratch database to see the schema at that version.
+    func upTo(_ version: Int64) -> Migrator {
+        var partial = Migrator()
+        for migration in migrations where migration.version <= version { partial.insert(migration) }
+        return partial
+    }
+
+    /// Whether `migrate(to: target)` also runs the repeatable migrations: only once every versioned
+    /// one is applied, since their definitions may need the latest tables.
+    public func runsRepeatables(to target: Int64?) -> Bool {
+        target.map { $0 >= (migrations.map(\.version).max() ?? 0) } ?? true
     }
 }

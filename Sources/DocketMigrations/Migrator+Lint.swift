@@ -91,7 +91,7 @@ extension Migrator {
         }
         // What running it does, while the migrations before it all ran.
         guard running, case .sql = migration.up.body else { return findings }
-        let start = try Self.tables(db)
+        let start = try MigrationHistory.columnsByTable(db, views: false)
         var current = start
         var vanished: [String: SQLStatement] = [:]
         var narrowed: [String: SQLStatement] = [:]
@@ -110,7 +110,7 @@ extension Migrator {
                 running = false
                 return findings
             }
-            let after = try Self.tables(db)
+            let after = try MigrationHistory.columnsByTable(db, views: false)
             for (table, columns) in current {
                 guard let now = after[table] else {
                     if vanished[table] == nil { vanished[table] = statement }
@@ -150,21 +150,6 @@ extension Migrator {
             }
         }
         return findings.sorted { ($0.line, $0.check.rawValue) < ($1.line, $1.check.rawValue) }
-    }
-
-    /// Every table's columns, in order (SQLite's own tables and Docket's history table left out).
-    private static func tables(_ db: Connection) throws -> [String: [String]] {
-        var tables: [String: [String]] = [:]
-        for row in try db.fetchAll(
-            """
-            SELECT m.name, p.name FROM sqlite_master AS m, pragma_table_xinfo(m.name) AS p
-            WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, p.cid
-            """)
-        {
-            guard let table = row.values[0].textValue, let column = row.values[1].textValue else { continue }
-            tables[table, default: []].append(column)
-        }
-        return tables
     }
 
     /// Whether `sql` holds `-- docket-lint: allow <check>` (in any of its comments).

@@ -77,7 +77,7 @@ extension Migrator {
         }
         // The repeatable migrations run once the versioned ones are all applied (not on the way to
         // an older `target`, whose schema they may not fit).
-        if target == nil || target! >= (migrations.map(\.version).max() ?? 0) {
+        if runsRepeatables(to: target) {
             runs = try applyRepeatables(db, after: runs, onProgress: onProgress)
         }
         return runs

@@ -29,7 +29,8 @@ extension Migrator {
             throw MigrationError(
                 .invalidTarget, "no migration has version \(version); `docket status` lists the versions.")
         }
-        let replaced = migrations.filter { $0.version <= version }
+        let partial = upTo(version)
+        let replaced = partial.migrations
         var problems: [MigrationError] = []
         for migration in replaced {
             guard case .sql = migration.up.body, migration.path != nil else {
@@ -43,8 +44,6 @@ extension Migrator {
         }
         if let error = MigrationError.combining(problems) { throw error }
 
-        var partial = Migrator()
-        for migration in replaced { partial.insert(migration) }
         let (schema, seeded) = try partial.scratchSchemaAndRows()
         // Rows the migrations leave on an empty database are seed data, which a schema-only squash
         // would not give new databases. (Rows copied by a table rebuild are not: there are none.)

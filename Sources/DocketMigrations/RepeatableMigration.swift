@@ -124,9 +124,7 @@ enum RepeatableHistory {
         """
 
     static func read(_ connection: Connection) throws -> [AppliedRepeatable] {
-        let exists = try connection.scalar(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'docket_repeatable_migrations'")
-        guard exists != .integer(0) else { return [] }
+        guard try MigrationHistory.exists("docket_repeatable_migrations", on: connection) else { return [] }
         return try connection.fetchAll(
             "SELECT name, checksum, applied_at, duration_ms FROM docket_repeatable_migrations ORDER BY name"
         ).map { row in

@@ -171,27 +171,26 @@
     }
 
     extension PostgresConnection {
-        func docketExecute(_ sql: String, _ arguments: [DatabaseValue], logger: Logger) async throws -> Int {
+        /// Runs one statement, logged at `.debug`, with PostgreSQL's errors mapped to Docket's.
+        private func docketQuery(_ sql: String, _ arguments: [DatabaseValue], logger: Logger) async throws
+            -> PostgresQueryResult
+        {
             logger.debug("\(sql)")
             do {
                 let future: EventLoopFuture<PostgresQueryResult> = query(
                     PostgresQuery(unsafeSQL: sql, binds: PostgresBindings(arguments)), logger: logger)
-                return try await future.get().metadata.rows ?? 0
+                return try await future.get()
             } catch {
                 throw DatabaseError.mapping(error, sql: sql)
             }
         }
 
+        func docketExecute(_ sql: String, _ arguments: [DatabaseValue], logger: Logger) async throws -> Int {
+            try await docketQuery(sql, arguments, logger: logger).metadata.rows ?? 0
+        }
+
         func docketFetchAll(_ sql: String, _ arguments: [DatabaseValue], logger: Logger) async throws -> [Row] {
-            logger.debug("\(sql)")
-            let result: PostgresQueryResult
-            do {
-                let future: EventLoopFuture<PostgresQueryResult> = query(
-                    PostgresQuery(unsafeSQL: sql, binds: PostgresBindings(arguments)), logger: logger)
-                result = try await future.get()
-            } catch {
-                throw DatabaseError.mapping(error, sql: sql)
-            }
+            let result = try await docketQuery(sql, arguments, logger: logger)
             guard let first = result.rows.first else { return [] }
             let columns = first.map(\.columnName)
             return try result.rows.map { row in

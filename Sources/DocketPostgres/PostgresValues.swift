@@ -19,6 +19,22 @@
     }
 
     extension PostgresBindings {
+        /// `bytea`'s hex input form, `\x0001fe`, written byte by byte into one string.
+        static func hex(_ data: Data) -> String {
+            let digits = Array("0123456789abcdef".utf8)
+            return String(unsafeUninitializedCapacity: 2 + 2 * data.count) { out in
+                out[0] = UInt8(ascii: "\\")
+                out[1] = UInt8(ascii: "x")
+                var i = 2
+                for byte in data {
+                    out[i] = digits[Int(byte >> 4)]
+                    out[i + 1] = digits[Int(byte & 0xF)]
+                    i += 2
+                }
+                return i
+            }
+        }
+
         /// Bindings of Docket values, in order: each as untyped text, a blob as `bytea`'s hex form.
         init(_ values: [DatabaseValue]) {
             self.init(capacity: values.count)
@@ -29,7 +45,7 @@
                 case .real(let v):
                     append(UntypedText(text: v.isFinite ? "\(v)" : v.isNaN ? "NaN" : v > 0 ? "Infinity" : "-Infinity"))
                 case .text(let v): append(UntypedText(text: v))
-                case .blob(let v): append(UntypedText(text: "\\x" + v.map { String(format: "%02x", $0) }.joined()))
+                case .blob(let v): append(UntypedText(text: Self.hex(v)))
                 }
             }
         }

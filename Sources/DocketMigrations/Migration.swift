@@ -110,5 +110,13 @@ public struct MigrationOptions: Sendable, Hashable, CustomStringConvertible {
     struct OptionError: Error {
         let word: String
         var needsTransaction = false
+
+        /// What is wrong, for the marker `-- migrate:<marker>`; `more` names options beyond the two.
+        func message(marker: String, more: String = "") -> String {
+            needsTransaction
+                ? "'foreign_keys:off' needs a transaction; remove it or 'transaction:false'."
+                : "unknown option '\(word)' on the '-- migrate:\(marker)' marker; the options are "
+                    + "transaction:true|false and foreign_keys:on|off\(more)."
+        }
     }
 }

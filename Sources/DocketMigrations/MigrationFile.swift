@@ -87,12 +87,7 @@ enum MigrationFile {
                     do {
                         section.options = try MigrationOptions(words: optionWords)
                     } catch {
-                        let message =
-                            error.needsTransaction
-                            ? "'foreign_keys:off' needs a transaction; remove it or 'transaction:false'."
-                            : "unknown option '\(error.word)' on the '-- migrate:\(label)' marker; the options are "
-                                + "transaction:true|false and foreign_keys:on|off"
-                                + (isUp ? "." : ", and irreversible.")
+                        let message = error.message(marker: label, more: isUp ? "" : ", and irreversible")
                         problems.append(MigrationError(.malformedFile, message, path: path, line: lineNumber))
                     }
                     sections[keyPath: key] = section

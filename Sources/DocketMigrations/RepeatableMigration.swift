@@ -71,9 +71,7 @@ public struct RepeatableMigration: Sendable {
         } catch {
             problems.append(
                 MigrationError(
-                    .malformedFile,
-                    "unknown option '\(error.word)' on the marker line; the options are transaction:true|false "
-                        + "and foreign_keys:on|off.", path: path, line: markerIndex + 1))
+                    .malformedFile, error.message(marker: "repeatable"), path: path, line: markerIndex + 1))
         }
         let text = lines[(markerIndex + 1)...].joined(separator: "\n")
         var statements: [SQLStatement] = []
